@@ -1,0 +1,54 @@
+# On-demand vmemmap: the whole workflow. `make help` lists it.
+#
+# Everything lands under build/ (ignored by git): the kernel tree
+# (build/linux), the image (build/bzImage), the initramfs, the QEMU serial
+# logs of every boot (build/logs/) and the sparse pmem backing files, which
+# are deleted after each boot.
+
+SHELL := /bin/bash
+H := harness
+
+# Size of the emulated pmem for `make vm` and `make demo` (QEMU size syntax).
+PMEM ?= 1T
+# `make demo FULL=1` measures map=dev at the full $(PMEM) instead of 64G.
+FULL ?= 0
+# `make check INJECT=fail|panic|warn` breaks the run on purpose, to show
+# that the harness notices.
+INJECT ?=
+
+.PHONY: help deps kernel initramfs vm check demo clean distclean
+
+help:
+	@echo 'On-demand vmemmap workbench. Targets:'
+	@echo '  make deps       install what the project needs from Debian packages (idempotent)'
+	@echo '  make kernel     unpack Linux 6.12, apply patches/series, build build/bzImage'
+	@echo '  make initramfs  busybox, test binaries, perf, fio, ndctl, mkfs.ext4 -> build/initramfs.cpio'
+	@echo '  make vm         boot an interactive guest: 2 GiB RAM + $$PMEM of pmem (default 1T)'
+	@echo '  make check      boot the test kernel, run KUnit + kselftests, print "N passed, N failed"'
+	@echo '  make demo       the main job: what upstream does with a 1 TiB pmem in a 2 GiB guest'
+	@echo '  make clean      remove build/ except the kernel tree; distclean removes all of build/'
+	@echo 'Variables: PMEM=SIZE (vm, demo), FULL=1 (demo: map=dev at full size), INJECT=fail|panic|warn (check)'
+
+deps:
+	@$(H)/deps.sh
+
+kernel: deps
+	@$(H)/build-kernel.sh
+
+initramfs: kernel
+	@$(H)/mkinitramfs.sh
+
+vm: initramfs
+	@$(H)/qemu-run.sh --name vm --interactive --pmem $(PMEM) --job shell
+
+check: initramfs
+	@$(H)/check.sh $(INJECT)
+
+demo: initramfs
+	@$(H)/demo.sh $(PMEM) $(FULL)
+
+clean:
+	rm -rf build/initramfs* build/selftests build/logs build/pmem build/bzImage
+
+distclean:
+	rm -rf build

@@ -1,0 +1,87 @@
+#!/bin/bash
+# Turn this repository into a built kernel at build/bzImage:
+# unpack the pinned Debian linux-source-6.12 into build/linux, apply
+# patches/series, copy the repository's kernel-tree files over it, configure
+# from tinyconfig + kernel/configs/$FRAGMENT and build with ccache.
+# Incremental: a re-run after an edit rebuilds only what changed.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/harness/lib.sh"
+
+K=$B/linux
+TAR=/usr/src/linux-source-6.12.tar.xz
+FRAGMENT=${FRAGMENT:-vmemmap_od_test.config}
+KDIRS="arch Documentation drivers include kernel lib mm tools"
+
+[ -f "$TAR" ] || die "$TAR missing: run 'make deps'"
+
+unpack() {
+	say "unpacking $TAR into build/linux"
+	rm -rf "$K" "$B/linux-source-6.12"
+	mkdir -p "$B"
+	tar -C "$B" -xf "$TAR"
+	mv "$B/linux-source-6.12" "$K"
+	mkdir -p "$K/.vod"
+}
+[ -d "$K/.vod" ] || unpack
+
+ver=$(make -s -C "$K" kernelversion)
+pkg=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || echo '?')
+[ "$ver" = "$KERNEL_PIN" ] || die "kernel source is $ver, this project is pinned to $KERNEL_PIN (package $KERNEL_PKG_PIN)"
+say "kernel: Linux $ver (Debian linux-source-6.12 $pkg)"
+
+# Patches: when the series differs from what is applied, take the applied
+# one off in reverse order and put the new one on. If the tree will not
+# un-patch cleanly, start again from the tarball.
+series() { grep -v -e '^#' -e '^[[:space:]]*$' "$1/series" || true; }
+apply_series() {
+	local p
+	for p in $(series "$top/patches"); do
+		say "patch $p"
+		patch -p1 -s -N --no-backup-if-mismatch -d "$K" <"$top/patches/$p"
+	done
+	rm -rf "$K/.vod/patches"
+	cp -r "$top/patches" "$K/.vod/patches"
+}
+if ! diff -qr "$top/patches" "$K/.vod/patches" >/dev/null 2>&1; then
+	if [ -d "$K/.vod/patches" ]; then
+		for p in $(series "$K/.vod/patches" | tac); do
+			patch -p1 -s -R --no-backup-if-mismatch -d "$K" \
+				<"$K/.vod/patches/$p" || { unpack; break; }
+		done
+	fi
+	apply_series
+fi
+
+# New kernel-tree files of this repository: copy only what changed, so
+# make's timestamps stay meaningful.
+for d in $KDIRS; do
+	[ -d "$top/$d" ] && rsync -rc "$top/$d/" "$K/$d/"
+done
+
+# Configuration: tinyconfig plus the fragment, regenerated when the
+# fragment or the patches change. A symbol the fragment asks for that does
+# not make it into .config is an error, not a warning.
+cfg_id=$(cat "$top/kernel/configs/$FRAGMENT" "$top"/patches/* | sha256sum | cut -c1-16)
+if [ ! -f "$K/.config" ] || [ "$(cat "$K/.vod/config-id" 2>/dev/null)" != "$cfg_id" ]; then
+	say "configuring: tinyconfig + $FRAGMENT"
+	make -s -C "$K" tinyconfig >/dev/null
+	make -s -C "$K" "$FRAGMENT" >/dev/null
+	bad=0
+	while IFS== read -r k v; do
+		if [ "$v" = n ]; then
+			grep -q "^$k=" "$K/.config" && { warn "$k=n requested but set"; bad=1; }
+		else
+			grep -qx "$k=$v" "$K/.config" || { warn "$k=$v requested, .config has: $(grep "^$k=\|^# $k is" "$K/.config" || echo nothing)"; bad=1; }
+		fi
+	done < <(grep -oE '^CONFIG_[A-Za-z0-9_]+=[^[:space:]]+' "$top/kernel/configs/$FRAGMENT")
+	[ $bad = 0 ] || die "config fragment not satisfied"
+	echo "$cfg_id" >"$K/.vod/config-id"
+fi
+
+say "building ($(nproc) jobs, ccache)"
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+make -s -C "$K" -j"$(nproc)" CC="ccache gcc" bzImage modules
+make -s -C "$K" headers >/dev/null
+cp "$K/arch/x86/boot/bzImage" "$B/bzImage"
+say "built build/bzImage ($(du -h "$B/bzImage" | cut -f1))"

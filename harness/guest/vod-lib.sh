@@ -1,0 +1,81 @@
+# Guest-side helpers shared by the jobs (sourced).
+#
+# Results are a flat TAP stream on $TAP (the second serial port): every
+# result line is numbered here, whether it comes from a shell check, a
+# kselftest program or a KUnit suite, and the job ends with the plan.
+# shellcheck shell=sh
+TAP=${TAP:-/dev/ttyS1}
+TAPN=/tmp/tap.count
+VOD_LOG=/tmp/vod.log
+
+tap_emit() {
+	echo "$*" >>"$TAP"
+	echo "$*"
+}
+
+# tap_result ok|fail|skip DESCRIPTION [REASON]
+tap_result() {
+	n=$(($(cat $TAPN 2>/dev/null || echo 0) + 1))
+	echo $n >$TAPN
+	case "$1" in
+	ok) tap_emit "ok $n - $2" ;;
+	fail) tap_emit "not ok $n - $2${3:+ # $3}" ;;
+	skip) tap_emit "ok $n - $2 # SKIP ${3:-no reason given}" ;;
+	esac
+}
+
+# tap_check DESCRIPTION COMMAND...: one result from a command's status.
+tap_check() {
+	d=$1
+	shift
+	if "$@" >$VOD_LOG 2>&1; then
+		tap_result ok "$d"
+	else
+		sed 's/^/# /' $VOD_LOG | tap_comment
+		tap_result fail "$d"
+	fi
+}
+
+tap_comment() {
+	while IFS= read -r line; do tap_emit "# $line"; done
+}
+
+# tap_ktap PREFIX INDENT: read KTAP/TAP from stdin; result lines indented by
+# exactly INDENT spaces become top-level results named PREFIX.NAME, the
+# rest become comments.
+tap_ktap() {
+	awk -v pfx="$1" -v ind="$2" -v cnt="$TAPN" -v tap="$TAP" '
+	function out(s) { print s >> tap; print s; fflush() }
+	BEGIN { n = 0; if ((getline n < cnt) <= 0) n = 0; close(cnt) }
+	{
+		line = $0
+		pad = sprintf("%" ind "s", "")
+		if (ind == 0) pad = ""
+		if (substr(line, 1, length(pad)) == pad &&
+		    match(substr(line, length(pad) + 1), /^(not )?ok [0-9]+ (- )?/)) {
+			rest = substr(line, length(pad) + 1)
+			bad = (rest ~ /^not /)
+			sub(/^(not )?ok [0-9]+ (- )?/, "", rest)
+			n++
+			out((bad ? "not ok " : "ok ") n " - " pfx "." rest)
+			next
+		}
+		out("# " line)
+	}
+	END { print n > cnt; close(cnt) }'
+}
+
+tap_plan() {
+	tap_emit "1..$(cat $TAPN 2>/dev/null || echo 0)"
+}
+
+# Injected failures (lkdtm), to show that the host notices each kind.
+vod_inject() {
+	case "$VOD_INJECT" in
+	fail) tap_result fail "injected failure (vod.inject=fail)" ;;
+	warn) echo WARNING >/sys/kernel/debug/provoke-crash/DIRECT ;;
+	oops) echo EXCEPTION >/sys/kernel/debug/provoke-crash/DIRECT ;;
+	panic) echo PANIC >/sys/kernel/debug/provoke-crash/DIRECT ;;
+	hang) sleep 100000 ;;
+	esac
+}

@@ -1,0 +1,40 @@
+#!/bin/bash
+# judge.sh NAME [ALLOW_REGEX]: scan build/logs/NAME.console.log for kernel
+# reports that fail a run (oops, BUG, WARNING, lockdep, KASAN, hung task,
+# soft lockup, RCU stall, panic). Lines matching ALLOW_REGEX are expected
+# (the demo expects allocation failures). On a finding, print it, a decoded
+# stack trace and the log's tail, and exit 1.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/harness/lib.sh"
+
+name=$1
+allow=${2:-^$}
+log=$B/logs/$name.console.log
+bad='Kernel panic|BUG:|Oops|WARNING:|general protection fault|kernel BUG at'
+bad+='|possible recursive locking|possible circular locking|inconsistent lock state'
+bad+='|suspicious RCU usage|INFO: task .* blocked for more than|KASAN:|UBSAN:'
+bad+='|soft lockup|hard LOCKUP|rcu_.*detected stalls|DEBUG_LOCKS_WARN_ON'
+bad+='|sleeping function called from invalid context|Call Trace:'
+
+tail_log() {
+	echo "---- last 60 lines of build/logs/$name.console.log"
+	tail -n 60 "$log"
+	echo "----"
+}
+
+[ -s "$log" ] || { warn "$name: empty console log"; exit 1; }
+hits=$(grep -nE "$bad" "$log" | grep -vE "$allow")
+[ -z "$hits" ] && exit 0
+
+warn "$name: the kernel reported problems:"
+echo "$hits" | head -n 20
+first=$(echo "$hits" | head -n 1 | cut -d: -f1)
+if [ -x "$B/linux/scripts/decode_stacktrace.sh" ] && [ -f "$B/linux/vmlinux" ]; then
+	echo "---- decoded (scripts/decode_stacktrace.sh) from line $first"
+	sed -n "$first,$((first + 60))p" "$log" |
+		"$B/linux/scripts/decode_stacktrace.sh" "$B/linux/vmlinux" "$B/linux" 2>/dev/null |
+		head -n 60
+fi
+tail_log
+exit 1
