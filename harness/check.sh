@@ -16,6 +16,7 @@ t0=$(date +%s)
 qrc=$?
 
 tap=$B/logs/$name.tap
+sed -i 's/\r$//' "$tap"
 pass=$(grep -cE '^ok [0-9]+ ' "$tap" | tr -d ' ')
 skip=$(grep -cE '^ok [0-9]+ .*# SKIP' "$tap" | tr -d ' ')
 fail=$(grep -cE '^not ok [0-9]+ ' "$tap" | tr -d ' ')

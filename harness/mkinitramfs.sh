@@ -15,9 +15,7 @@ ST=$B/selftests
 
 # Test binaries: static, against this kernel's uapi headers.
 mkdir -p "$ST"
-make -s -C "$top/tools/testing/selftests/vmemmap_od" OUTPUT="$ST" \
-	KHDR_INCLUDES="-isystem $K/usr/include" \
-	SELFTESTS="$K/tools/testing/selftests"
+make -s -C "$K/tools/testing/selftests/vmemmap_od" OUTPUT="$ST"
 
 rm -rf "$R"
 mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,mnt,run,root,tests}
@@ -48,6 +46,7 @@ for f in "$top"/harness/guest/*; do
 	[ "$(basename "$f")" = init ] || install -m 0755 "$f" "$R/usr/bin/"
 done
 cp -a "$ST"/. "$R/tests/"
+ln -s /tests/timed_write "$R/usr/bin/timed_write"
 
 (cd "$R" && find . | LC_ALL=C sort | cpio --quiet -o -H newc) >"$B/initramfs.cpio"
 say "built build/initramfs.cpio ($(du -h "$B/initramfs.cpio" | cut -f1))"

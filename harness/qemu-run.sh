@@ -76,12 +76,10 @@ cmdline="console=ttyS0 oops=panic panic=-1 brd.rd_nr=1 brd.rd_size=262144 vod.jo
 cpu="max,phys-bits=46"
 [ "$la57" = off ] && cpu+=",la57=off"
 
-qemu() {
-	qemu-system-x86_64 -accel "$1" -cpu "$cpu" -smp "$smp" \
-		-machine pc,nvdimm=on -m "$mem,slots=$((i + 1)),maxmem=$maxmem" \
-		-kernel "$B/bzImage" -initrd "$B/initramfs.cpio" \
-		-append "$cmdline" -display none -no-reboot "${@:2}"
-}
+qargs=(-cpu "$cpu" -smp "$smp"
+	-machine pc,nvdimm=on -m "$mem,slots=$((i + 1)),maxmem=$maxmem"
+	-kernel "$B/bzImage" -initrd "$B/initramfs.cpio"
+	-append "$cmdline" -display none -no-reboot "${dev_args[@]}")
 
 # A KVM probe boot (no pmem, 30 s); cached per host boot.
 if [ "$accel" = auto ]; then
@@ -90,10 +88,10 @@ if [ "$accel" = auto ]; then
 		echo tcg >"$cache"
 		if [ -w /dev/kvm ]; then
 			say "probing KVM (30 s at most)"
-			if timeout -k 5 30 qemu-system-x86_64 -accel kvm -cpu max -m 512M \
+			if { timeout -k 5 30 qemu-system-x86_64 -accel kvm -cpu max -m 512M \
 				-kernel "$B/bzImage" -initrd "$B/initramfs.cpio" -display none \
 				-no-reboot -serial "file:$B/logs/kvm-probe.log" \
-				-append "console=ttyS0 panic=-1 vod.job=probe" >/dev/null 2>&1 &&
+				-append "console=ttyS0 panic=-1 vod.job=probe"; } >/dev/null 2>&1 &&
 				grep -q 'vod: probe ok' "$B/logs/kvm-probe.log"; then
 				echo kvm >"$cache"
 			fi
@@ -107,12 +105,12 @@ echo "$accel" >"$B/logs/$name.accel"
 
 say "boot $name: $accel, $smp cpus, $mem RAM, pmem ${pmem}, la57=$la57, job $job (log: build/logs/$name.console.log)"
 if [ "$interactive" = 1 ]; then
-	qemu "$accel" -serial mon:stdio -serial "file:$tap"
+	qemu-system-x86_64 -accel "$accel" "${qargs[@]}" -serial mon:stdio -serial "file:$tap"
 	exit
 fi
 rc=0
-timeout -k 10 "$timeout" qemu "$accel" -serial "file:$console" -serial "file:$tap" \
-	-monitor none </dev/null &
+timeout -k 10 "$timeout" qemu-system-x86_64 -accel "$accel" "${qargs[@]}" \
+	-serial "file:$console" -serial "file:$tap" -monitor none </dev/null &
 qpid=$!
 tail -n +1 -f --pid=$qpid "$tap" &
 wait $qpid || rc=$?

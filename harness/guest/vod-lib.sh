@@ -31,7 +31,7 @@ tap_check() {
 	if "$@" >$VOD_LOG 2>&1; then
 		tap_result ok "$d"
 	else
-		sed 's/^/# /' $VOD_LOG | tap_comment
+		tap_comment <$VOD_LOG
 		tap_result fail "$d"
 	fi
 }
