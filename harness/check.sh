@@ -31,13 +31,17 @@ if ! grep -qE '^1\.\.[0-9]+$' "$tap"; then
 	warn "the guest did not finish its test plan (crash, panic or timeout)"
 	status=1
 fi
-"$top/harness/judge.sh" $name || status=1
+judged=ok
+"$top/harness/judge.sh" $name || { judged=bad; status=1; }
 if [ "$fail" != 0 ]; then
 	echo "failed tests:"
 	grep -E '^not ok ' "$tap"
 	status=1
-	echo "---- last 30 lines of build/logs/$name.console.log"
-	tail -n 30 "$B/logs/$name.console.log"
+fi
+# judge.sh printed the log's tail with its findings; otherwise print it here.
+if [ $status != 0 ] && [ $judged = ok ]; then
+	echo "---- last 40 lines of build/logs/$name.console.log"
+	tail -n 40 "$B/logs/$name.console.log"
 fi
 # A run that did not complete counts as a failure even if no line said so.
 [ $status != 0 ] && [ "$fail" = 0 ] && fail=1
