@@ -12,9 +12,13 @@ H := harness
 PMEM ?= 1T
 # `make demo FULL=1` measures map=dev at the full $(PMEM) instead of 64G.
 FULL ?= 0
-# `make check INJECT=fail|panic|warn` breaks the run on purpose, to show
-# that the harness notices.
+# `make check INJECT=fail|warn|oops|panic|hang` breaks the run on purpose,
+# to show that the harness notices.
 INJECT ?=
+# Guest paging: on = 5-level (QEMU -cpu max offers LA57), off = 4-level.
+# The vmemmap layout differs between the two.
+LA57 ?= on
+export VOD_LA57 := $(LA57)
 
 .PHONY: help deps kernel initramfs vm check demo clean distclean
 
@@ -27,7 +31,8 @@ help:
 	@echo '  make check      boot the test kernel, run KUnit + kselftests, print "N passed, N failed"'
 	@echo '  make demo       the main job: what upstream does with a 1 TiB pmem in a 2 GiB guest'
 	@echo '  make clean      remove build/ except the kernel tree; distclean removes all of build/'
-	@echo 'Variables: PMEM=SIZE (vm, demo), FULL=1 (demo: map=dev at full size), INJECT=fail|panic|warn (check)'
+	@echo 'Variables: PMEM=SIZE (vm, demo), FULL=1 (demo: map=dev at full size),'
+	@echo '           INJECT=fail|warn|oops|panic|hang (check), LA57=on|off (guest paging levels)'
 
 deps:
 	@$(H)/deps.sh

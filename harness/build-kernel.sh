@@ -80,7 +80,8 @@ if [ ! -f "$K/.config" ] || [ "$(cat "$K/.vod/config-id" 2>/dev/null)" != "$cfg_
 fi
 
 say "building ($(nproc) jobs, ccache)"
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Hits across clones: paths are relative to the tree, not to where it is.
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} CCACHE_BASEDIR=$K CCACHE_NOHASHDIR=1
 make -s -C "$K" -j"$(nproc)" CC="ccache gcc" bzImage modules
 make -s -C "$K" headers >/dev/null
 cp "$K/arch/x86/boot/bzImage" "$B/bzImage"

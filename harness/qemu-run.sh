@@ -19,7 +19,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/harness/lib.sh"
 
-name=vm job=shell args= pmem=64G mem=2G smp=2 timeout=1800 la57=on
+name=vm job=shell args= pmem=64G mem=2G smp=2 timeout=1800 la57=${VOD_LA57:-on}
 inject= append= interactive=0 accel=${VOD_ACCEL:-auto}
 while [ $# -gt 0 ]; do
 	case "$1" in

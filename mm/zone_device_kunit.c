@@ -14,7 +14,7 @@
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 
-#define ZD_TEST_SIZE	(1UL << SECTION_SIZE_BITS)
+#define ZD_TEST_SIZE	(PAGES_PER_SECTION << PAGE_SHIFT)
 
 struct zd_test {
 	struct dev_pagemap pgmap;
@@ -131,6 +131,7 @@ static struct kunit_suite zd_test_suite = {
 	.suite_exit = zd_suite_exit,
 	.test_cases = zd_test_cases,
 };
+
 kunit_test_suite(zd_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the ZONE_DEVICE memmap");

@@ -50,7 +50,7 @@ static size_t env_size(const char *name, size_t def)
  * Value of one /proc/vmstat counter, or -1 if it is not there. Per-cpu
  * deltas are folded first (vm.stat_refresh), so the value is exact.
  */
-static long long vmstat(const char *name)
+static long long read_vmstat(const char *name)
 {
 	char key[64];
 	long long val;
@@ -94,7 +94,8 @@ FIXTURE_SETUP(dax_dio)
 
 	self->map = MAP_FAILED;
 	self->expect = NULL;
-	self->src = self->tgt = -1;
+	self->src = -1;
+	self->tgt = -1;
 	if (!tgt || !src)
 		SKIP(return, "DAX_DIO_TARGET and DAX_DIO_SOURCE not set");
 	self->size = env_size("DAX_DIO_SIZE", 64 << 20);
@@ -180,11 +181,11 @@ static int dio_fill(struct __test_metadata *_metadata, FIXTURE_DATA(dax_dio) *se
 
 TEST_F(dax_dio, scattered_reads_pin_dax_pages)
 {
-	long long pins0 = vmstat("nr_foll_pin_acquired"), pins;
+	long long pins0 = read_vmstat("nr_foll_pin_acquired"), pins;
 
 	ASSERT_LE(0, pins0) TH_LOG("no nr_foll_pin_acquired in /proc/vmstat");
 	ASSERT_EQ(0, dio_fill(_metadata, self));
-	pins = vmstat("nr_foll_pin_acquired") - pins0;
+	pins = read_vmstat("nr_foll_pin_acquired") - pins0;
 	ksft_print_msg("%zu MiB in %zu KiB O_DIRECT reads, %lld pages pinned\n",
 		       self->size >> 20, self->chunk >> 10, pins);
 	/* Each destination page was pinned through GUP at least once. */
