@@ -66,7 +66,8 @@ if [ "$pmem" != none ]; then
 	done
 fi
 ram=$(numfmt --from=iec "$mem")
-maxmem=$(((ram + total) / 1048576))M
+memarg=$mem
+[ $i -gt 0 ] && memarg="$mem,slots=$((i + 1)),maxmem=$(((ram + total) / 1048576))M"
 
 cmdline="console=ttyS0 oops=panic panic=-1 brd.rd_nr=1 brd.rd_size=262144 vod.job=$job"
 [ -n "$args" ] && cmdline+=" vod.args=$args"
@@ -77,7 +78,7 @@ cpu="max,phys-bits=46"
 [ "$la57" = off ] && cpu+=",la57=off"
 
 qargs=(-cpu "$cpu" -smp "$smp"
-	-machine pc,nvdimm=on -m "$mem,slots=$((i + 1)),maxmem=$maxmem"
+	-machine pc,nvdimm=on -m "$memarg"
 	-kernel "$B/bzImage" -initrd "$B/initramfs.cpio"
 	-append "$cmdline" -display none -no-reboot "${dev_args[@]}")
 
@@ -105,7 +106,9 @@ echo "$accel" >"$B/logs/$name.accel"
 
 say "boot $name: $accel, $smp cpus, $mem RAM, pmem ${pmem}, la57=$la57, job $job (log: build/logs/$name.console.log)"
 if [ "$interactive" = 1 ]; then
-	qemu-system-x86_64 -accel "$accel" "${qargs[@]}" -serial mon:stdio -serial "file:$tap"
+	qemu-system-x86_64 -accel "$accel" "${qargs[@]}" \
+		-chardev "stdio,id=con,mux=on,signal=off,logfile=$console" \
+		-serial chardev:con -mon chardev=con -serial "file:$tap"
 	exit
 fi
 rc=0

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM vmemmap_od
+
+#if !defined(_TRACE_VMEMMAP_OD_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _TRACE_VMEMMAP_OD_H
+
+#include <linux/tracepoint.h>
+
+/**
+ * vmemmap_od_fault - a vmemmap page was populated by a fault
+ * @pfn: first pfn whose struct page the new vmemmap page holds
+ * @nr_pages: number of struct pages it holds
+ * @duration_ns: time from the fault hook's entry to the page being mapped
+ */
+TRACE_EVENT(vmemmap_od_fault,
+
+	TP_PROTO(unsigned long pfn, unsigned long nr_pages, u64 duration_ns),
+
+	TP_ARGS(pfn, nr_pages, duration_ns),
+
+	TP_STRUCT__entry(
+		__field(unsigned long, pfn)
+		__field(unsigned long, nr_pages)
+		__field(u64, duration_ns)
+	),
+
+	TP_fast_assign(
+		__entry->pfn = pfn;
+		__entry->nr_pages = nr_pages;
+		__entry->duration_ns = duration_ns;
+	),
+
+	TP_printk("pfn=0x%lx nr_pages=%lu duration_ns=%llu",
+		  __entry->pfn, __entry->nr_pages, __entry->duration_ns)
+);
+
+#endif /* _TRACE_VMEMMAP_OD_H */
+
+/* This part must be outside protection */
+#include <trace/define_trace.h>

@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * od_stress - struct page accesses over an on-demand vmemmap window.
+ *
+ * Uses the test_vmemmap_od driver (lib/test_vmemmap_od.c) to map a range of
+ * free physical address space (OD_SIZE, default 4T) with an on-demand
+ * memmap, then has THREADS threads each make NR accesses at random pfns
+ * from one context (a variant per context: process, IRQs off, spinlock
+ * held, softirq, hardirq), two threads on each pfn sequence so that first
+ * touches race. The driver checks every access; the test checks
+ * that none failed, that every touched struct page is intact and idle
+ * afterwards, that one fault populated each touched vmemmap page, that
+ * resident_kb grew by what was touched (plus page tables), and that it
+ * falls back when the range goes away. reserve_empty checks the documented
+ * behaviour when no page can be had: the access is not served and
+ * get_kernel_nofault() sees -EFAULT.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../kselftest_harness.h"
+
+#define TVO	"/sys/kernel/debug/test_vmemmap_od/"
+#define OD_SYSFS "/sys/kernel/mm/vmemmap_on_demand/"
+#define FAIL_OD	"/sys/kernel/debug/fail_vmemmap_od/"
+#define THREADS	4
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static long vmstat(const char *name)
+{
+	char key[64];
+	long val;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2)
+		if (!strcmp(key, name)) {
+			fclose(f);
+			return val;
+		}
+	fclose(f);
+	return -1;
+}
+
+/* "accesses N violations N touched N" */
+static void read_stats(long *accesses, long *violations, long *touched)
+{
+	FILE *f = fopen(TVO "stats", "r");
+
+	*accesses = *violations = *touched = -1;
+	if (!f)
+		return;
+	if (fscanf(f, "accesses %ld violations %ld touched %ld",
+		   accesses, violations, touched) != 3)
+		*accesses = -1;
+	fclose(f);
+}
+
+struct worker {
+	const char *ctx;
+	unsigned long nr;
+	unsigned long seed;
+	int ret;
+};
+
+static void *worker_fn(void *arg)
+{
+	struct worker *w = arg;
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "%s %lu %lu", w->ctx, w->nr, w->seed);
+	w->ret = write_str(TVO "access", cmd);
+	return NULL;
+}
+
+FIXTURE(od) {
+	long resident0;
+	long faults0;
+};
+
+FIXTURE_VARIANT(od) {
+	const char *ctx;
+};
+
+FIXTURE_VARIANT_ADD(od, process) { .ctx = "process" };
+FIXTURE_VARIANT_ADD(od, irqoff) { .ctx = "irqoff" };
+FIXTURE_VARIANT_ADD(od, spinlock) { .ctx = "spinlock" };
+FIXTURE_VARIANT_ADD(od, softirq) { .ctx = "softirq" };
+FIXTURE_VARIANT_ADD(od, hardirq) { .ctx = "hardirq" };
+
+FIXTURE_SETUP(od)
+{
+	const char *size = getenv("OD_SIZE") ?: "4T";
+
+	if (access(TVO "size", W_OK))
+		SKIP(return, "no test_vmemmap_od driver (CONFIG_TEST_VMEMMAP_OD)");
+	self->resident0 = read_long(OD_SYSFS "resident_kb");
+	ASSERT_LE(0, self->resident0) TH_LOG("no " OD_SYSFS "resident_kb");
+	ASSERT_EQ(0, write_str(TVO "size", size)) TH_LOG("cannot map %s", size);
+	self->faults0 = vmstat("vmemmap_od_faults");
+	ASSERT_LE(0, self->faults0) TH_LOG("no vmemmap_od_faults in /proc/vmstat");
+}
+
+FIXTURE_TEARDOWN(od)
+{
+	write_str(TVO "size", "0");
+}
+
+TEST_F(od, threads)
+{
+	unsigned long nr = strtoul(getenv("OD_NR") ?: "20000", NULL, 0);
+	long accesses, violations, touched, resident, faults;
+	struct worker w[THREADS];
+	pthread_t tid[THREADS];
+	int i;
+
+	/*
+	 * Threads 2k and 2k+1 share a pfn sequence, so every vmemmap page is
+	 * first touched by two CPUs at once: the concurrent-install race.
+	 */
+	for (i = 0; i < THREADS; i++) {
+		w[i] = (struct worker){ .ctx = variant->ctx, .nr = nr,
+					.seed = (strlen(variant->ctx) << 8) + i / 2 };
+		ASSERT_EQ(0, pthread_create(&tid[i], NULL, worker_fn, &w[i]));
+	}
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(tid[i], NULL);
+		EXPECT_EQ(0, w[i].ret) TH_LOG("thread %d: %s", i, strerror(-w[i].ret));
+	}
+	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page is not intact");
+
+	read_stats(&accesses, &violations, &touched);
+	resident = read_long(OD_SYSFS "resident_kb") - self->resident0;
+	faults = vmstat("vmemmap_od_faults") - self->faults0;
+	ksft_print_msg("%s: %d threads x %lu accesses, %ld violations, %ld vmemmap pages touched, %ld faults, resident +%ld kB (%.2f kB per touched page)\n",
+		       variant->ctx, THREADS, nr, violations, touched, faults,
+		       resident, touched > 0 ? (double)resident / touched : 0);
+	EXPECT_EQ(0, violations);
+	/* One fault populated each touched vmemmap page, no more. */
+	EXPECT_EQ(touched, faults);
+	/* 4 kB per vmemmap page, plus at most one PTE table each. */
+	EXPECT_LE(touched * 4, resident);
+	EXPECT_GE(touched * 8 + 1024, resident);
+
+	ASSERT_EQ(0, write_str(TVO "size", "0"));
+	EXPECT_EQ(self->resident0, read_long(OD_SYSFS "resident_kb"))
+		TH_LOG("resident memmap not freed with the range");
+}
+
+/* No page to be had: the fault is not served, nofault readers see -EFAULT. */
+TEST(reserve_empty)
+{
+	long failed0 = vmstat("vmemmap_od_fault_failed");
+	unsigned long start, end;
+	char pfn[32];
+	FILE *f;
+
+	if (access(TVO "size", W_OK))
+		SKIP(return, "no test_vmemmap_od driver (CONFIG_TEST_VMEMMAP_OD)");
+	if (access(FAIL_OD "probability", W_OK))
+		SKIP(return, "no " FAIL_OD " (CONFIG_FAULT_INJECTION_DEBUG_FS)");
+	ASSERT_EQ(0, write_str(TVO "size", "1G"));
+	f = fopen(TVO "size", "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(2, fscanf(f, "%lx %lx", &start, &end));
+	fclose(f);
+	snprintf(pfn, sizeof(pfn), "%#lx", start + (end - start) / 2);
+
+	ASSERT_EQ(0, write_str(FAIL_OD "verbose", "0"));
+	ASSERT_EQ(0, write_str(FAIL_OD "interval", "1"));
+	ASSERT_EQ(0, write_str(FAIL_OD "times", "1"));
+	ASSERT_EQ(0, write_str(FAIL_OD "probability", "100"));
+	EXPECT_EQ(-EFAULT, write_str(TVO "nofault", pfn));
+	write_str(FAIL_OD "probability", "0");
+	EXPECT_EQ(failed0 + 1, vmstat("vmemmap_od_fault_failed"));
+	/* With pages to be had again, the same access is served. */
+	EXPECT_EQ(0, write_str(TVO "nofault", pfn));
+	EXPECT_EQ(0, write_str(TVO "size", "0"));
+}
+
+TEST_HARNESS_MAIN
