@@ -30,28 +30,35 @@ pkg=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || echo '?')
 [ "$ver" = "$KERNEL_PIN" ] || die "kernel source is $ver, this project is pinned to $KERNEL_PIN (package $KERNEL_PKG_PIN)"
 say "kernel: Linux $ver (Debian linux-source-6.12 $pkg)"
 
-# Patches: when the series differs from what is applied, take the applied
-# one off in reverse order and put the new one on. If the tree will not
-# un-patch cleanly, start again from the tarball.
-series() { grep -v -e '^#' -e '^[[:space:]]*$' "$1/series" || true; }
-apply_series() {
-	local p
-	for p in $(series "$top/patches"); do
-		say "patch $p"
-		patch -p1 -s -N --no-backup-if-mismatch -d "$K" <"$top/patches/$p"
-	done
-	rm -rf "$K/.vod/patches"
-	cp -r "$top/patches" "$K/.vod/patches"
-}
-if ! diff -qr "$top/patches" "$K/.vod/patches" >/dev/null 2>&1; then
-	if [ -d "$K/.vod/patches" ]; then
-		for p in $(series "$K/.vod/patches" | tac); do
-			patch -p1 -s -R --no-backup-if-mismatch -d "$K" \
-				<"$K/.vod/patches/$p" || { unpack; break; }
-		done
+# Patches: take off the applied ones from the end back to the first that
+# differs from the series (by name or content), then put the rest of the
+# series on, so an appended patch rebuilds only what it touches. If the
+# tree will not un-patch cleanly, start again from the tarball.
+series() { grep -v -e '^#' -e '^[[:space:]]*$' "$1/series" 2>/dev/null || true; }
+applied=$K/.vod/patches
+mapfile -t old < <(series "$applied")
+mapfile -t new < <(series "$top/patches")
+keep=0
+while [ $keep -lt ${#old[@]} ] && [ $keep -lt ${#new[@]} ] &&
+	[ "${old[$keep]}" = "${new[$keep]}" ] &&
+	cmp -s "$applied/${old[$keep]}" "$top/patches/${new[$keep]}"; do
+	keep=$((keep + 1))
+done
+for ((i = ${#old[@]} - 1; i >= keep; i--)); do
+	say "unpatch ${old[$i]}"
+	if ! patch -p1 -s -R --no-backup-if-mismatch -d "$K" <"$applied/${old[$i]}"; then
+		unpack
+		keep=0
+		break
 	fi
-	apply_series
-fi
+done
+mkdir -p "$applied"
+for ((i = keep; i < ${#new[@]}; i++)); do
+	say "patch ${new[$i]}"
+	patch -p1 -s -N --no-backup-if-mismatch -d "$K" <"$top/patches/${new[$i]}"
+done
+rm -rf "$applied"
+cp -r "$top/patches" "$applied"
 
 # New kernel-tree files of this repository: copy only what changed, so
 # make's timestamps stay meaningful.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# make check: boot the test kernel with a 64 GiB pmem, run every test in the
+# make check: boot the test kernel with a 64 GiB and a 1 TiB pmem, run every test in the
 # guest, print each TAP result and end with "N passed, N failed".
 # Exit status 0 only when no test failed, the guest finished its plan in
 # time, and the console log holds no kernel report (see judge.sh).
@@ -11,7 +11,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 inject=${1:-}
 name=check
 t0=$(date +%s)
-"$top/harness/qemu-run.sh" --name $name --job check --pmem 64G --smp 2 \
+"$top/harness/qemu-run.sh" --name $name --job check --pmem 64G,1T --smp 2 \
 	--timeout "${CHECK_TIMEOUT:-1500}" ${inject:+--inject "$inject"}
 qrc=$?
 
