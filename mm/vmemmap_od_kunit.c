@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for on-demand vmemmap (mm/vmemmap_od.c): the window lookup,
+ * struct pages byte-for-byte equal to what memmap_init_zone_device() makes,
+ * base and compound, and exactly one install when CPUs race on a fresh
+ * vmemmap page.
+ *
+ * Each test maps free physical address space as MEMORY_DEVICE_PRIVATE (no
+ * backing memory needed), once with an upfront memmap and once on demand.
+ */
+#include <kunit/test.h>
+#include <linux/ioport.h>
+#include <linux/kthread.h>
+#include <linux/memremap.h>
+#include <linux/mm.h>
+#include <linux/vmemmap_od.h>
+#include <linux/vmstat.h>
+
+#define OD_TEST_SIZE	(2 * (PAGES_PER_SECTION << PAGE_SHIFT))
+
+struct od_test_map {
+	struct dev_pagemap pgmap;
+	struct resource *res;
+	unsigned long start_pfn;
+	unsigned long nr_pages;
+};
+
+static void od_page_free(struct page *page)
+{
+}
+
+static vm_fault_t od_migrate_to_ram(struct vm_fault *vmf)
+{
+	return VM_FAULT_SIGBUS;
+}
+
+static const struct dev_pagemap_ops od_test_ops = {
+	.page_free = od_page_free,
+	.migrate_to_ram = od_migrate_to_ram,
+};
+
+static void od_test_unmap(void *data)
+{
+	struct od_test_map *m = data;
+
+	memunmap_pages(&m->pgmap);
+	release_mem_region(m->res->start, resource_size(m->res));
+}
+
+/* A device-private range; on demand or not, base or compound pages. */
+static struct od_test_map *od_test_map(struct kunit *test, bool on_demand,
+				       unsigned int vmemmap_shift)
+{
+	struct od_test_map *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
+	void *ret;
+
+	KUNIT_ASSERT_NOT_NULL(test, m);
+	m->res = request_free_mem_region(&iomem_resource, OD_TEST_SIZE,
+					 "vmemmap_od_kunit");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(m->res));
+	m->pgmap.type = MEMORY_DEVICE_PRIVATE;
+	m->pgmap.flags = on_demand ? PGMAP_ON_DEMAND : 0;
+	m->pgmap.vmemmap_shift = vmemmap_shift;
+	m->pgmap.range.start = m->res->start;
+	m->pgmap.range.end = m->res->end;
+	m->pgmap.nr_range = 1;
+	m->pgmap.ops = &od_test_ops;
+	m->pgmap.owner = m;
+	ret = memremap_pages(&m->pgmap, numa_node_id());
+	if (IS_ERR(ret)) {
+		release_mem_region(m->res->start, resource_size(m->res));
+		KUNIT_FAIL_AND_ABORT(test, "memremap_pages: %ld", PTR_ERR(ret));
+	}
+	m->start_pfn = PHYS_PFN(m->res->start);
+	m->nr_pages = PHYS_PFN(resource_size(m->res));
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, od_test_unmap, m));
+	return m;
+}
+
+static unsigned long od_faults(void)
+{
+	unsigned long ev[NR_VM_EVENT_ITEMS];
+
+	all_vm_events(ev);
+	return ev[VMEMMAP_OD_FAULTS];
+}
+
+/*
+ * A struct page, made comparable across ranges: words that point into the
+ * page's own range (compound heads, list heads) become offsets, and the
+ * pgmap pointer becomes a marker.
+ */
+static void od_normalise(struct page *dst, const struct page *src,
+			 const struct od_test_map *m)
+{
+	unsigned long lo = (unsigned long)pfn_to_page(m->start_pfn);
+	unsigned long hi = (unsigned long)pfn_to_page(m->start_pfn + m->nr_pages);
+	unsigned long *w = (unsigned long *)dst;
+	int i;
+
+	memcpy(dst, src, sizeof(*dst));
+	for (i = 0; i < sizeof(*dst) / sizeof(long); i++) {
+		unsigned long v = w[i] & ~1UL;
+
+		if (v >= lo && v < hi)
+			w[i] = (v - lo) | (w[i] & 1) | (1UL << 62);
+		else if (w[i] == (unsigned long)&m->pgmap)
+			w[i] = 0xdead0000;
+	}
+}
+
+static void od_check_equal(struct kunit *test, unsigned int shift)
+{
+	struct od_test_map *up = od_test_map(test, false, shift);
+	struct od_test_map *od = od_test_map(test, true, shift);
+	/* Touch from the middle of a compound page first, then all of it. */
+	unsigned long order[] = { 130, 64, 0, 600, 511, 512, 1 };
+	struct page a, b;
+	unsigned long i, bad = 0;
+
+	for (i = 0; i < ARRAY_SIZE(order); i++)
+		(void)page_ref_count(pfn_to_page(od->start_pfn + order[i]));
+	for (i = 0; i < 2048; i++) {
+		od_normalise(&a, pfn_to_page(up->start_pfn + i), up);
+		od_normalise(&b, pfn_to_page(od->start_pfn + i), od);
+		if (memcmp(&a, &b, sizeof(a))) {
+			if (!bad++)
+				kunit_info(test, "first difference at page %lu", i);
+		}
+	}
+	KUNIT_EXPECT_EQ(test, bad, 0);
+}
+
+/* Base pages come out as memmap_init_zone_device() makes them. */
+static void od_init_matches_upfront(struct kunit *test)
+{
+	od_check_equal(test, 0);
+}
+
+/* So do 2 MiB compound pages, whichever vmemmap page is touched first. */
+static void od_init_matches_upfront_compound(struct kunit *test)
+{
+	od_check_equal(test, PMD_SHIFT - PAGE_SHIFT);
+}
+
+/* The fault filter and lookup accept the window and nothing around it. */
+static void od_window_lookup(struct kunit *test)
+{
+	struct od_test_map *m = od_test_map(test, true, 0);
+	unsigned long first = (unsigned long)pfn_to_page(m->start_pfn);
+	unsigned long last = (unsigned long)pfn_to_page(m->start_pfn + m->nr_pages) - 1;
+	unsigned long below = first - PAGE_SIZE, above = last + 1;
+	unsigned long faults = od_faults();
+
+	bool hit[4];
+
+	KUNIT_EXPECT_TRUE(test, is_vmemmap_od_address(first));
+	KUNIT_EXPECT_TRUE(test, is_vmemmap_od_address(last));
+	/* As the fault handler calls it: IRQs off. */
+	local_irq_disable();
+	hit[0] = vmemmap_od_fault(below);
+	hit[1] = vmemmap_od_fault(above);
+	hit[2] = vmemmap_od_fault(last);
+	hit[3] = vmemmap_od_fault(last);
+	local_irq_enable();
+	/* Outside the window: no lookup hit, nothing populated. */
+	KUNIT_EXPECT_FALSE(test, hit[0]);
+	KUNIT_EXPECT_FALSE(test, hit[1]);
+	/* Inside: populated once, then found mapped. */
+	KUNIT_EXPECT_TRUE(test, hit[2]);
+	KUNIT_EXPECT_TRUE(test, hit[3]);
+	KUNIT_EXPECT_EQ(test, od_faults(), faults + 1);
+	KUNIT_EXPECT_EQ(test, page_ref_count(pfn_to_page(m->start_pfn + m->nr_pages - 1)), 0);
+}
+
+struct od_racer {
+	struct page *page;
+	atomic_t *go;
+	struct completion done;
+	int refcount;
+};
+
+static int od_racer_fn(void *data)
+{
+	struct od_racer *r = data;
+
+	while (!atomic_read(r->go))
+		cpu_relax();
+	r->refcount = page_ref_count(r->page);
+	complete(&r->done);
+	return 0;
+}
+
+/* CPUs that first-touch the same vmemmap page at once install it once. */
+static void od_concurrent_install(struct kunit *test)
+{
+	struct od_test_map *m = od_test_map(test, true, 0);
+	struct od_racer r[NR_CPUS];
+	atomic_t go = ATOMIC_INIT(0);
+	unsigned long faults, round;
+	int cpu, n;
+
+	for (round = 0; round < 32; round++) {
+		struct page *page = pfn_to_page(m->start_pfn + round * 64 * 9);
+
+		faults = od_faults();
+		atomic_set(&go, 0);
+		n = 0;
+		for_each_online_cpu(cpu) {
+			struct task_struct *t;
+
+			r[n] = (struct od_racer){ .page = page, .go = &go, .refcount = -1 };
+			init_completion(&r[n].done);
+			t = kthread_create_on_cpu(od_racer_fn, &r[n], cpu, "od_racer/%u");
+			KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+			wake_up_process(t);
+			n++;
+		}
+		atomic_set(&go, 1);
+		while (n--) {
+			wait_for_completion(&r[n].done);
+			KUNIT_EXPECT_EQ(test, r[n].refcount, 0);
+		}
+		KUNIT_EXPECT_EQ(test, od_faults(), faults + 1);
+	}
+}
+
+static struct kunit_case vmemmap_od_test_cases[] = {
+	KUNIT_CASE(od_window_lookup),
+	KUNIT_CASE(od_init_matches_upfront),
+	KUNIT_CASE(od_init_matches_upfront_compound),
+	KUNIT_CASE(od_concurrent_install),
+	{}
+};
+
+static struct kunit_suite vmemmap_od_test_suite = {
+	.name = "vmemmap_od",
+	.test_cases = vmemmap_od_test_cases,
+};
+
+kunit_test_suite(vmemmap_od_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for on-demand vmemmap");
+MODULE_LICENSE("GPL");
