@@ -5,9 +5,12 @@
 #               [--mem 2G] [--smp 2] [--timeout SECONDS] [--la57 on|off]
 #               [--inject fail|warn|oops|panic|hang] [--append "..."]
 #               [--interactive] [--accel auto|tcg|kvm]
+#               [--pmem-name NAME] [--keep-pmem]
 #
 # Each --pmem size becomes one -device nvdimm (an ACPI NFIT region) backed
-# by a fresh sparse file under build/pmem/, deleted when QEMU exits. The
+# by a fresh sparse file under build/pmem/, deleted when QEMU exits; with
+# --keep-pmem, files of the same --pmem-name are reused and kept (what the
+# guest wrote persists across boots, as on real pmem). The
 # serial console is kept in build/logs/NAME.console.log and the job's
 # results (second serial port) in build/logs/NAME.tap, which is streamed to
 # stdout while the guest runs. Exit status: QEMU's, or 124 when the guest
@@ -20,7 +23,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/harness/lib.sh"
 
 name=vm job=shell args= pmem=64G mem=2G smp=2 timeout=1800 la57=${VOD_LA57:-on}
-inject= append= interactive=0 accel=${VOD_ACCEL:-auto}
+inject= append= interactive=0 accel=${VOD_ACCEL:-auto} pmem_name= keep=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--name) name=$2; shift ;;
@@ -35,6 +38,8 @@ while [ $# -gt 0 ]; do
 	--append) append=$2; shift ;;
 	--interactive) interactive=1 ;;
 	--accel) accel=$2; shift ;;
+	--pmem-name) pmem_name=$2; shift ;;
+	--keep-pmem) keep=1 ;;
 	*) die "qemu-run.sh: unknown argument $1" ;;
 	esac
 	shift
@@ -48,16 +53,15 @@ tap=$B/logs/$name.tap
 
 # Emulated pmem: one nvdimm per size, sparse backing files.
 files=()
-cleanup() { rm -f "${files[@]}"; }
+cleanup() { [ $keep = 1 ] || rm -f "${files[@]}"; }
 trap cleanup EXIT
 dev_args=()
 total=0
 i=0
 if [ "$pmem" != none ]; then
 	for s in ${pmem//,/ }; do
-		f=$B/pmem/$name-$i.img
-		rm -f "$f"
-		truncate -s "$s" "$f"
+		f=$B/pmem/${pmem_name:-$name}-$i.img
+		[ $keep = 1 ] && [ -f "$f" ] || { rm -f "$f"; truncate -s "$s" "$f"; }
 		files+=("$f")
 		dev_args+=(-object "memory-backend-file,id=mem$i,share=on,mem-path=$f,size=$s"
 			-device "nvdimm,id=nv$i,memdev=mem$i")

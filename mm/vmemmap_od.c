@@ -124,6 +124,20 @@ static DECLARE_WORK(od_refill_work, od_refill_workfn);
 
 static DECLARE_FAULT_ATTR(fail_vmemmap_od);
 
+/* vmemmap_on_demand=off: refuse new windows (and ondemand namespaces). */
+static bool od_disabled __ro_after_init;
+
+static int __init od_setup(char *str)
+{
+	bool on;
+
+	if (kstrtobool(str, &on))
+		return -EINVAL;
+	od_disabled = !on;
+	return 0;
+}
+early_param("vmemmap_on_demand", od_setup);
+
 /* === Internals === */
 
 static unsigned long od_vaddr(unsigned long pfn)
@@ -419,6 +433,17 @@ static void od_free_resident(struct vmemmap_od_window *w)
 /* === Public interface === */
 
 /**
+ * vmemmap_od_supported - can a range get an on-demand memmap?
+ *
+ * Return: false if the kernel was booted with vmemmap_on_demand=off.
+ */
+bool vmemmap_od_supported(void)
+{
+	return !od_disabled;
+}
+EXPORT_SYMBOL_GPL(vmemmap_od_supported);
+
+/**
  * vmemmap_od_register - make a pgmap range's memmap populate on demand
  * @pgmap: dev_pagemap with PGMAP_ON_DEMAND
  * @range_id: which of its ranges
@@ -429,8 +454,9 @@ static void od_free_resident(struct vmemmap_od_window *w)
  * a fault only fills PMD entries and PTEs, and makes the window findable by
  * the fault path.
  *
- * Return: 0, -EINVAL for a range that is not section aligned or has an
- * altmap, -EBUSY if part of the window is mapped already, -ENOMEM.
+ * Return: 0, -EOPNOTSUPP if disabled on the command line, -EINVAL for a
+ * range that is not section aligned or has an altmap, -EBUSY if part of
+ * the window is mapped already, -ENOMEM.
  */
 int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid)
 {
@@ -440,6 +466,10 @@ int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid)
 	struct vmemmap_od_window *w;
 	int ret;
 
+	if (od_disabled) {
+		pr_warn_once("vmemmap_od: disabled by vmemmap_on_demand=off\n");
+		return -EOPNOTSUPP;
+	}
 	if (!IS_ALIGNED(start_pfn | end_pfn, PAGES_PER_SECTION) ||
 	    pgmap_altmap(pgmap)) {
 		pr_warn_once("vmemmap_od: %#llx-%#llx: on-demand memmap needs a section-aligned range without altmap\n",

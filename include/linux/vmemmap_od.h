@@ -26,6 +26,7 @@ struct vmemmap_od_bounds {
 DECLARE_STATIC_KEY_FALSE(vmemmap_od_active);
 extern const struct vmemmap_od_bounds *vmemmap_od_bounds;
 
+bool vmemmap_od_supported(void);
 int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid);
 void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id);
 bool vmemmap_od_fault(unsigned long addr);
@@ -49,6 +50,11 @@ static __always_inline bool is_vmemmap_od_address(unsigned long addr)
 }
 
 #else /* CONFIG_VMEMMAP_ON_DEMAND */
+
+static inline bool vmemmap_od_supported(void)
+{
+	return false;
+}
 
 static inline int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id,
 				      int nid)
