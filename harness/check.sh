@@ -5,6 +5,7 @@
 # Boots:
 #   check            64 GiB + 1 TiB of pmem: KUnit, kselftests, the DAX
 #                    baseline in every memmap mode, on-demand bind and rebind
+#   check-4level     the on-demand KUnit and stress tests under 4-level paging
 #   persist-create   an ondemand namespace on a kept 1 GiB pmem file ...
 #   persist-refused  ... refused after a reboot with vmemmap_on_demand=off ...
 #   persist-restored ... and restored by a normal reboot
@@ -57,6 +58,9 @@ boot() {
 
 boot check --job check --pmem 64G,1T --smp 2 --timeout "${CHECK_TIMEOUT:-1500}" \
 	${inject:+--inject "$inject"}
+
+# 4-level paging (QEMU offers LA57 otherwise): another vmemmap layout.
+boot check-4level --job od --pmem none --la57 off --timeout 900
 
 persist=(--job persist --pmem 1G --pmem-name persist --keep-pmem --timeout 300)
 rm -f "$B"/pmem/persist-*.img

@@ -175,17 +175,22 @@ static void od_window_lookup(struct kunit *test)
 
 struct od_racer {
 	struct page *page;
-	atomic_t *go;
+	atomic_t *ready;
+	int nr_racers;
 	struct completion done;
 	int refcount;
 };
 
+/* Wait until every racer runs, then first-touch the page at once. */
 static int od_racer_fn(void *data)
 {
 	struct od_racer *r = data;
 
-	while (!atomic_read(r->go))
+	atomic_inc(r->ready);
+	while (atomic_read(r->ready) < r->nr_racers) {
 		cpu_relax();
+		cond_resched();
+	}
 	r->refcount = page_ref_count(r->page);
 	complete(&r->done);
 	return 0;
@@ -195,28 +200,35 @@ static int od_racer_fn(void *data)
 static void od_concurrent_install(struct kunit *test)
 {
 	struct od_test_map *m = od_test_map(test, true, 0);
-	struct od_racer r[NR_CPUS];
-	atomic_t go = ATOMIC_INIT(0);
+	struct task_struct **t = kunit_kcalloc(test, nr_cpu_ids, sizeof(*t), GFP_KERNEL);
+	struct od_racer *r = kunit_kcalloc(test, nr_cpu_ids, sizeof(*r), GFP_KERNEL);
+	atomic_t ready;
 	unsigned long faults, round;
 	int cpu, n;
 
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	KUNIT_ASSERT_NOT_NULL(test, r);
 	for (round = 0; round < 32; round++) {
 		struct page *page = pfn_to_page(m->start_pfn + round * 64 * 9);
 
 		faults = od_faults();
-		atomic_set(&go, 0);
+		atomic_set(&ready, 0);
 		n = 0;
+		/*
+		 * Create them all before any runs: a spinning racer may hold
+		 * the CPU kthreadd would need.
+		 */
 		for_each_online_cpu(cpu) {
-			struct task_struct *t;
-
-			r[n] = (struct od_racer){ .page = page, .go = &go, .refcount = -1 };
+			r[n] = (struct od_racer){ .page = page, .ready = &ready,
+						  .nr_racers = num_online_cpus(),
+						  .refcount = -1 };
 			init_completion(&r[n].done);
-			t = kthread_create_on_cpu(od_racer_fn, &r[n], cpu, "od_racer/%u");
-			KUNIT_ASSERT_FALSE(test, IS_ERR(t));
-			wake_up_process(t);
+			t[n] = kthread_create_on_cpu(od_racer_fn, &r[n], cpu, "od_racer/%u");
+			KUNIT_ASSERT_FALSE(test, IS_ERR(t[n]));
 			n++;
 		}
-		atomic_set(&go, 1);
+		for (cpu = 0; cpu < n; cpu++)
+			wake_up_process(t[cpu]);
 		while (n--) {
 			wait_for_completion(&r[n].done);
 			KUNIT_EXPECT_EQ(test, r[n].refcount, 0);

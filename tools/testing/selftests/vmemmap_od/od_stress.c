@@ -106,6 +106,7 @@ static void *worker_fn(void *arg)
 FIXTURE(od) {
 	long resident0;
 	long faults0;
+	long memmap0;
 };
 
 FIXTURE_VARIANT(od) {
@@ -129,6 +130,7 @@ FIXTURE_SETUP(od)
 	ASSERT_EQ(0, write_str(TVO "size", size)) TH_LOG("cannot map %s", size);
 	self->faults0 = vmstat("vmemmap_od_faults");
 	ASSERT_LE(0, self->faults0) TH_LOG("no vmemmap_od_faults in /proc/vmstat");
+	self->memmap0 = vmstat("nr_memmap_pages");
 }
 
 FIXTURE_TEARDOWN(od)
@@ -168,6 +170,8 @@ TEST_F(od, threads)
 	EXPECT_EQ(0, violations);
 	/* One fault populated each touched vmemmap page, no more. */
 	EXPECT_EQ(touched, faults);
+	/* nr_memmap_pages counts the resident on-demand vmemmap pages. */
+	EXPECT_EQ(touched, vmstat("nr_memmap_pages") - self->memmap0);
 	/* 4 kB per vmemmap page, plus at most one PTE table each. */
 	EXPECT_LE(touched * 4, resident);
 	EXPECT_GE(touched * 8 + 1024, resident);
