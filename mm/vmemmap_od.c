@@ -340,6 +340,7 @@ static void od_update_bounds(void)
 	}
 	b->lo = hi ? lo : 0;
 	b->span = hi ? hi - lo : 0;
+	/* Pairs with READ_ONCE() in is_vmemmap_od_address(): b is complete. */
 	smp_store_release(&vmemmap_od_bounds, b);
 	/* Readers of the old slot are done before it is rewritten. */
 	synchronize_rcu();
@@ -347,8 +348,9 @@ static void od_update_bounds(void)
 
 /*
  * Create the page-table levels down to the PMD tables for [start, end) of
- * the vmemmap, and count the pages that took. Returns -ENOMEM on failure
- * (what was created stays, and is freed by vmemmap_free()).
+ * the vmemmap, and count the pages that took. On failure what was created
+ * stays, as after a failed vmemmap_populate(). A table shared with another
+ * window is counted by the window that created it.
  */
 static int od_populate_tables(struct vmemmap_od_window *w, unsigned long start,
 			      unsigned long end)
@@ -581,6 +583,7 @@ static ssize_t resident_kb_show(struct kobject *kobj,
 	return sysfs_emit(buf, "%ld\n",
 			  atomic_long_read(&od_resident) << (PAGE_SHIFT - 10));
 }
+
 static struct kobj_attribute resident_kb_attr = __ATTR_RO(resident_kb);
 
 static struct attribute *vmemmap_od_attrs[] = {
