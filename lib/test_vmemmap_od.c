@@ -9,20 +9,34 @@
  * tools/testing/selftests/vmemmap_od/od_stress.c:
  *
  *   size      write a size (memparse syntax: 4T) to replace the range, 0 to
- *             remove it; read "START_PFN END_PFN"
- *   access    write "CTX NR SEED": NR struct page accesses at random pfns
- *             from CTX = process | irqoff | spinlock | softirq | hardirq;
- *             the write fails with -EIO if an invariant was violated
+ *             remove it; "SIZE upfront" maps it with its memmap allocated
+ *             up front instead (to compare with); read "START_PFN END_PFN"
+ *   access    write "CTX NR SEED [PATTERN [WS]]": NR struct page accesses
+ *             from CTX = process | irqoff | spinlock | softirq | hardirq,
+ *             at random pfns (PATTERN random, the default), at every 8th
+ *             pfn from a random start (seq), or at pfns whose vmemmap
+ *             pages follow Zipf's law (zipf), all within the first WS
+ *             vmemmap pages of the range (0 or none: all of it); the
+ *             write fails with -EIO if
+ *             an invariant was violated. When the on-demand memmap is
+ *             congested (vmemmap_od_congested()), a batch stops early and
+ *             the task throttles (vmemmap_od_throttle()) before going on
  *   verify    write anything: check every struct page of every vmemmap
  *             page the accesses touched; -EIO on a violation
  *   nofault   write a pfn: read its struct page with get_kernel_nofault();
  *             the write returns its error (-EFAULT when the fault could
  *             not be served)
- *   stats     read "accesses N violations N touched N"
+ *   stats     read "accesses N violations N touched N throttled N"
+ *   page      write a pfn of any ZONE_DEVICE page (a DAX page, say), then
+ *             read "pfn P resident R refcount N pinned B mapping M index I
+ *             flags F": R says whether its struct page was mapped before
+ *             this read touched it (on-demand windows; -22 elsewhere), M is
+ *             the hashed page->mapping
  *
  * An access checks page_to_pfn(pfn_to_page(pfn)) == pfn, the zone, the
- * node, the pgmap, the refcount (idle: 0) and _mapcount (-1), and takes and
- * drops a reference; verify checks that every reference came back.
+ * node, the pgmap, the refcount (idle: 0) and _mapcount (-1), takes and
+ * drops a reference and sets and clears PG_owner_priv_1; verify checks that
+ * every reference came back and every flag was cleared.
  */
 #include <linux/bitmap.h>
 #include <linux/debugfs.h>
@@ -34,9 +48,11 @@
 #include <linux/rwsem.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
+#include <linux/vmemmap_od.h>
 
 #define STRUCT_PAGES_PER_VPAGE	(PAGE_SIZE / sizeof(struct page))
 #define TVO_BATCH		64
+#define TVO_SEQ_STRIDE		8
 
 struct tvo_range {
 	struct dev_pagemap pgmap;
@@ -50,7 +66,7 @@ struct tvo_range {
 static DECLARE_RWSEM(tvo_sem);		/* write: replace the range */
 static struct tvo_range *tvo;
 static DEFINE_SPINLOCK(tvo_lock);	/* the "spinlock held" context */
-static atomic_long_t tvo_accesses, tvo_violations;
+static atomic_long_t tvo_accesses, tvo_violations, tvo_throttled;
 static struct dentry *tvo_dir;
 
 static void tvo_page_free(struct page *page)
@@ -78,7 +94,7 @@ static void tvo_destroy(void)
 	tvo = NULL;
 }
 
-static int tvo_create(u64 size)
+static int tvo_create(u64 size, bool upfront)
 {
 	struct tvo_range *r;
 	void *ret;
@@ -101,7 +117,7 @@ static int tvo_create(u64 size)
 	r->nid = numa_node_id();
 	r->start_pfn = PHYS_PFN(r->res->start);
 	r->pgmap.type = MEMORY_DEVICE_PRIVATE;
-	r->pgmap.flags = PGMAP_ON_DEMAND;
+	r->pgmap.flags = upfront ? 0 : PGMAP_ON_DEMAND;
 	r->pgmap.range.start = r->res->start;
 	r->pgmap.range.end = r->res->end;
 	r->pgmap.nr_range = 1;
@@ -135,7 +151,9 @@ static void tvo_touch(struct tvo_range *r, unsigned long pfn)
 		   atomic_read(&page->_mapcount) != -1;
 
 	page_ref_inc(page);
+	set_bit(PG_owner_priv_1, &page->flags);
 	page_ref_dec(page);
+	clear_bit(PG_owner_priv_1, &page->flags);
 	set_bit((pfn - r->start_pfn) / STRUCT_PAGES_PER_VPAGE, r->touched);
 	atomic_long_inc(&tvo_accesses);
 	if (bad) {
@@ -144,38 +162,92 @@ static void tvo_touch(struct tvo_range *r, unsigned long pfn)
 	}
 }
 
+enum tvo_pattern { TVO_RANDOM, TVO_SEQ, TVO_ZIPF };
+
 struct tvo_run {
 	struct tvo_range *r;
 	unsigned long left;
+	enum tvo_pattern pattern;
+	unsigned long ws;		/* working set, in vmemmap pages */
 	u64 rnd;
 	struct hrtimer timer;
 	struct completion done;
 };
 
-static unsigned long tvo_next_pfn(struct tvo_run *run)
+static u64 tvo_rand(struct tvo_run *run)
 {
 	/* xorshift64 */
 	run->rnd ^= run->rnd << 13;
 	run->rnd ^= run->rnd >> 7;
 	run->rnd ^= run->rnd << 17;
-	return run->r->start_pfn + run->rnd % run->r->nr_pages;
+	return run->rnd;
 }
 
-static void tvo_batch(struct tvo_run *run)
+/*
+ * A rank in [0, n) drawn with P(rank < r) ~ log(r + 1) / log(n), Zipf's
+ * law with s = 1, from a uniform 32-bit @u: n^(u / 2^32) - 1, with log2
+ * and 2^x taken piecewise linearly in 16.16 fixed point.
+ */
+static unsigned long tvo_zipf(u32 u, unsigned long n)
+{
+	unsigned int l = ilog2(n);
+	u64 log2n = (u64)l << 16 | (((u64)n << 16 >> l) & 0xffff);
+	u64 y = (u64)u * log2n >> 32;
+	u64 pow = ((1ULL << 16) + (y & 0xffff)) << (y >> 16) >> 16;
+
+	return min_t(u64, pow ? pow - 1 : 0, n - 1);
+}
+
+static unsigned long tvo_next_pfn(struct tvo_run *run)
+{
+	const unsigned long span = run->ws * STRUCT_PAGES_PER_VPAGE;
+	unsigned long vpage;
+	u64 v;
+
+	switch (run->pattern) {
+	case TVO_SEQ:
+		run->rnd += TVO_SEQ_STRIDE;
+		return run->r->start_pfn + run->rnd % span;
+	case TVO_ZIPF:
+		v = tvo_rand(run);
+		/* Hot vmemmap pages scattered over the working set. */
+		vpage = tvo_zipf(v >> 32, run->ws) * 0x9e3779b1UL % run->ws;
+		return run->r->start_pfn + vpage * STRUCT_PAGES_PER_VPAGE +
+		       v % STRUCT_PAGES_PER_VPAGE;
+	default:
+		return run->r->start_pfn + tvo_rand(run) % span;
+	}
+}
+
+/*
+ * Up to TVO_BATCH accesses; stops early when the on-demand memmap is
+ * congested, as a well-behaved producer does: the caller then throttles
+ * where it can sleep. Returns false if it stopped for that.
+ */
+static bool tvo_batch(struct tvo_run *run)
 {
 	unsigned long n = min_t(unsigned long, run->left, TVO_BATCH);
 
-	run->left -= n;
-	while (n--)
+	for (; n; n--, run->left--) {
+		if (vmemmap_od_congested())
+			return false;
 		tvo_touch(run->r, tvo_next_pfn(run));
+	}
+	return true;
+}
+
+static void tvo_throttle(struct tvo_run *run)
+{
+	atomic_long_inc(&tvo_throttled);
+	vmemmap_od_throttle();
 }
 
 static enum hrtimer_restart tvo_timer_fn(struct hrtimer *timer)
 {
 	struct tvo_run *run = container_of(timer, struct tvo_run, timer);
 
-	tvo_batch(run);
-	if (!run->left) {
+	/* Congested: the waiting task throttles and restarts the timer. */
+	if (!tvo_batch(run) || !run->left) {
 		complete(&run->done);
 		return HRTIMER_NORESTART;
 	}
@@ -184,41 +256,60 @@ static enum hrtimer_restart tvo_timer_fn(struct hrtimer *timer)
 }
 
 static int tvo_run_ctx(struct tvo_range *r, const char *ctx, unsigned long nr,
-		       u64 seed)
+		       u64 seed, enum tvo_pattern pattern, unsigned long ws)
 {
-	struct tvo_run run = { .r = r, .left = nr,
+	struct tvo_run run = { .r = r, .left = nr, .pattern = pattern,
 			       .rnd = (seed + 1) * 0x9e3779b97f4a7c15ULL };
 	unsigned long flags;
 
+	run.ws = r->nr_pages / STRUCT_PAGES_PER_VPAGE;
+	if (ws && ws < run.ws)
+		run.ws = ws;
+	if (pattern == TVO_SEQ)
+		run.rnd %= run.ws * STRUCT_PAGES_PER_VPAGE;
+
 	if (!strcmp(ctx, "process")) {
 		while (run.left) {
-			tvo_batch(&run);
+			if (!tvo_batch(&run))
+				tvo_throttle(&run);
 			cond_resched();
 		}
 	} else if (!strcmp(ctx, "irqoff")) {
 		while (run.left) {
+			bool done;
+
 			local_irq_save(flags);
-			tvo_batch(&run);
+			done = tvo_batch(&run);
 			local_irq_restore(flags);
+			if (!done)
+				tvo_throttle(&run);
 			cond_resched();
 		}
 	} else if (!strcmp(ctx, "spinlock")) {
 		while (run.left) {
+			bool done;
+
 			spin_lock(&tvo_lock);
-			tvo_batch(&run);
+			done = tvo_batch(&run);
 			spin_unlock(&tvo_lock);
+			if (!done)
+				tvo_throttle(&run);
 			cond_resched();
 		}
 	} else if (!strcmp(ctx, "softirq") || !strcmp(ctx, "hardirq")) {
 		enum hrtimer_mode mode = ctx[0] == 's' ? HRTIMER_MODE_REL_SOFT :
 							  HRTIMER_MODE_REL_HARD;
 
-		init_completion(&run.done);
 		hrtimer_init_on_stack(&run.timer, CLOCK_MONOTONIC, mode);
 		run.timer.function = tvo_timer_fn;
-		hrtimer_start(&run.timer, ns_to_ktime(1000), mode);
-		wait_for_completion(&run.done);
-		hrtimer_cancel(&run.timer);
+		while (run.left) {
+			init_completion(&run.done);
+			hrtimer_start(&run.timer, ns_to_ktime(1000), mode);
+			wait_for_completion(&run.done);
+			hrtimer_cancel(&run.timer);
+			if (run.left)
+				tvo_throttle(&run);
+		}
 		destroy_hrtimer_on_stack(&run.timer);
 	} else {
 		return -EINVAL;
@@ -244,6 +335,7 @@ static int tvo_verify(struct tvo_range *r)
 			    page->pgmap != &r->pgmap ||
 			    page->zone_device_data ||
 			    !PageReserved(page) || PageCompound(page) ||
+			    test_bit(PG_owner_priv_1, &page->flags) ||
 			    page_ref_count(page) != 0 ||
 			    atomic_read(&page->_mapcount) != -1)
 				bad++;
@@ -265,13 +357,16 @@ static ssize_t size_write(struct file *file, const char __user *ubuf,
 			  size_t count, loff_t *ppos)
 {
 	char *buf = tvo_get_cmd(ubuf, count), *end;
+	bool upfront;
 	u64 size;
 	int ret;
 
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
 	size = memparse(strim(buf), &end);
-	ret = *end ? -EINVAL : 0;
+	end = strim(end);
+	upfront = !strcmp(end, "upfront");
+	ret = *end && !upfront ? -EINVAL : 0;
 	kfree(buf);
 	if (ret)
 		return ret;
@@ -279,7 +374,7 @@ static ssize_t size_write(struct file *file, const char __user *ubuf,
 	down_write(&tvo_sem);
 	tvo_destroy();
 	if (size)
-		ret = tvo_create(size);
+		ret = tvo_create(size, upfront);
 	up_write(&tvo_sem);
 	return ret ? ret : count;
 }
@@ -301,21 +396,25 @@ static ssize_t size_read(struct file *file, char __user *ubuf, size_t count,
 static ssize_t access_write(struct file *file, const char __user *ubuf,
 			    size_t count, loff_t *ppos)
 {
-	char *buf = tvo_get_cmd(ubuf, count), ctx[16];
+	static const char * const patterns[] = {
+		[TVO_RANDOM] = "random", [TVO_SEQ] = "seq", [TVO_ZIPF] = "zipf",
+	};
+	char *buf = tvo_get_cmd(ubuf, count), ctx[16], pattern[16] = "random";
 	long before = atomic_long_read(&tvo_violations);
-	unsigned long nr;
+	unsigned long nr, ws = 0;
 	u64 seed;
-	int ret;
+	int ret, p;
 
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
-	ret = sscanf(buf, "%15s %lu %llu", ctx, &nr, &seed) == 3 ? 0 : -EINVAL;
+	ret = sscanf(buf, "%15s %lu %llu %15s %lu", ctx, &nr, &seed, pattern, &ws);
 	kfree(buf);
-	if (ret)
-		return ret;
+	p = match_string(patterns, ARRAY_SIZE(patterns), pattern);
+	if (ret < 3 || p < 0)
+		return -EINVAL;
 
 	down_read(&tvo_sem);
-	ret = tvo ? tvo_run_ctx(tvo, ctx, nr, seed) : -ENODEV;
+	ret = tvo ? tvo_run_ctx(tvo, ctx, nr, seed, p, ws) : -ENODEV;
 	up_read(&tvo_sem);
 	if (!ret && atomic_long_read(&tvo_violations) != before)
 		ret = -EIO;
@@ -360,12 +459,65 @@ static int stats_show(struct seq_file *m, void *v)
 		touched = bitmap_weight(tvo->touched,
 					tvo->nr_pages / STRUCT_PAGES_PER_VPAGE);
 	up_read(&tvo_sem);
-	seq_printf(m, "accesses %ld violations %ld touched %lu\n",
+	seq_printf(m, "accesses %ld violations %ld touched %lu throttled %ld\n",
 		   atomic_long_read(&tvo_accesses),
-		   atomic_long_read(&tvo_violations), touched);
+		   atomic_long_read(&tvo_violations), touched,
+		   atomic_long_read(&tvo_throttled));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
+
+static unsigned long tvo_page_pfn;
+
+static ssize_t page_write(struct file *file, const char __user *ubuf,
+			  size_t count, loff_t *ppos)
+{
+	unsigned long pfn;
+	int ret;
+
+	ret = kstrtoul_from_user(ubuf, count, 0, &pfn);
+	if (ret)
+		return ret;
+	WRITE_ONCE(tvo_page_pfn, pfn);
+	return count;
+}
+
+static int page_show(struct seq_file *m, void *v)
+{
+	unsigned long pfn = READ_ONCE(tvo_page_pfn);
+	struct dev_pagemap *pgmap;
+	struct page *page;
+	int resident;
+
+	if (!pfn_valid(pfn))
+		return -EINVAL;
+	/* Keeps the struct page from going away while it is read. */
+	pgmap = get_dev_pagemap(pfn, NULL);
+	if (!pgmap)
+		return -EINVAL;
+	resident = vmemmap_od_resident(pfn);
+	page = pfn_to_page(pfn);
+	seq_printf(m, "pfn %#lx resident %d refcount %d pinned %d mapping %p index %#lx flags %#lx\n",
+		   pfn, resident, page_ref_count(page),
+		   folio_maybe_dma_pinned(page_folio(page)),
+		   READ_ONCE(page->mapping), READ_ONCE(page->index),
+		   READ_ONCE(page->flags));
+	put_dev_pagemap(pgmap);
+	return 0;
+}
+
+static int page_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, page_show, NULL);
+}
+
+static const struct file_operations page_fops = {
+	.open = page_open,
+	.read = seq_read,
+	.write = page_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
 
 static const struct file_operations size_fops = {
 	.write = size_write,
@@ -392,6 +544,7 @@ static int __init tvo_init(void)
 	debugfs_create_file("verify", 0200, tvo_dir, NULL, &verify_fops);
 	debugfs_create_file("nofault", 0200, tvo_dir, NULL, &nofault_fops);
 	debugfs_create_file("stats", 0400, tvo_dir, NULL, &stats_fops);
+	debugfs_create_file("page", 0600, tvo_dir, NULL, &page_fops);
 	return 0;
 }
 

@@ -9,11 +9,13 @@
  * called from the arch kernel fault handler, allocates a vmemmap page,
  * initialises its 64 struct pages as memmap_init_zone_device() would, maps
  * it and returns, so the access is retried and succeeds. pfn_to_page()
- * stays pure arithmetic.
+ * stays pure arithmetic. A reclaimer unmaps idle vmemmap pages again, least
+ * recently allocated first, to keep the memmap under a budget and under
+ * memory pressure.
  *
  * Contexts. The fault can come from any code that touches a struct page:
  * process context, spinlocks held, IRQs off, softirq, hardirq, NMI. So the
- * fault path never sleeps and takes no lock:
+ * fault path never sleeps, takes no lock and never waits for the reclaimer:
  *  - page-table levels down to the PMD tables are created at registration
  *    (sleepable), and synced to all page tables there; a fault only ever
  *    fills a PMD entry (with a PTE table) and a PTE;
@@ -27,31 +29,81 @@
  *    xchg/cmpxchg on its slots (safe against NMIs and remote refills), and
  *    refilled from a workqueue kicked by irq_work; when the reserve is empty
  *    a non-NMI fault tries one GFP_NOWAIT allocation (no reclaim, no
- *    recursion into the fault path).
- * When both fail, or in NMI with an empty reserve, the fault is not served:
- * vmemmap_od_fault() returns false and the access takes the ordinary
- * bad-kernel-access path (an exception-table fixup for get_kernel_nofault()
- * and friends, an oops otherwise). vmemmap_od_fault_failed counts these.
+ *    recursion into the fault path);
+ *  - a new vmemmap page joins the reclaimer's LRA list through a lock-free
+ *    llist.
+ * When no page can be had, or in NMI with an empty reserve, the fault is not
+ * served: vmemmap_od_fault() returns false and the access takes the
+ * ordinary bad-kernel-access path (an exception-table fixup for
+ * get_kernel_nofault() and friends, an oops otherwise). vmemmap_od_fault_failed
+ * counts these.
+ *
+ * Reclaim. One reclaimer at a time (od_reclaim_lock): the vmemmap_od
+ * kthread when the resident memmap nears budget_kb, or the shrinker. It
+ * takes vmemmap pages oldest first and reclaims those whose struct pages
+ * hold nothing a fault could not write again: they must be byte-identical
+ * to what the fault path would build, which is memmap_init_zone_device()'s
+ * image, plus, for device-dax (MEMORY_DEVICE_GENERIC), the page->mapping
+ * and page->index a mapping fault stores and never clears, which derive
+ * from the pfn and are saved per window (od_save()). Anything else (a
+ * reference, a pin, an fsdax file's mapping, a flag, poison, a compound
+ * page's mapcounts) keeps the page resident.
+ *
+ * The race protocol. A vmemmap page P, mapped at PTE e, is reclaimed thus:
+ *  1. check P; if it holds live state, skip it;
+ *  2. park e: cmpxchg it from "maps P" to "parked P", an entry that is not
+ *     present but still names P;
+ *  3. for a batch of parked pages, one flush_tlb_kernel_range(): from now
+ *     on no CPU reaches P through the vmemmap, and every write made through
+ *     a stale TLB entry before the flush is visible to us;
+ *  4. check P again; if it is still rebuildable, cmpxchg e from "parked P"
+ *     to empty and free P; otherwise cmpxchg e back to "maps P".
+ * A CPU that touches P after step 2 faults, finds e parked and puts P back
+ * with cmpxchg ("parked P" to "maps P"; vmemmap_od_rescued), then retries.
+ * So an access either reaches P before step 4's cmpxchg, which then fails
+ * or sees its write and keeps P, or faults after it and gets a fresh page
+ * built from the same image: no update is lost, no CPU keeps a TLB entry
+ * to a freed page, and the fault handler never waits: it only ever does a
+ * cmpxchg the reclaimer may have beaten. Only the reclaimer parks, so a
+ * parked entry cannot come back under a stale fault's cmpxchg (and if P
+ * was freed, refaulted at the same address and parked again, putting it
+ * back is right).
+ *
+ * PTE tables are reclaimed the same way at the PMD: a table a batch left
+ * empty is parked with the next batch, checked empty again after that
+ * batch's flush (which also drops the paging-structure caches that could
+ * still reach it) and unhooked. A fault handler may still hold a pointer to
+ * the table, read before it was parked, so it is freed only after an RCU
+ * grace period (fault handlers run inside rcu_read_lock(), with IRQs off);
+ * a page such a handler installed in it after the check was never
+ * reachable by any CPU, holds only its initial image and is freed with the
+ * table. Between two passes no entry is parked; unhooked tables may wait
+ * for their grace period, and unregistration frees them first.
  *
  * Lifetime. Windows are found through an xarray indexed by section under
- * RCU; fault handlers run with IRQs off, which is an RCU read-side critical
- * section. Unregistering a window removes it from the xarray, waits for an
- * RCU grace period, then unmaps and frees its pages after one TLB flush.
- * The caller (memunmap_pages()) has waited for all pgmap references to go,
- * so nobody legitimately touches the struct pages any more.
+ * RCU. Unregistering a window removes it from the xarray, waits for an RCU
+ * grace period, then, under od_reclaim_lock, takes its pages off the LRA
+ * list and unmaps and frees them after one TLB flush. The caller
+ * (memunmap_pages()) has waited for all pgmap references to go, so nobody
+ * legitimately touches the struct pages any more.
  */
+#include <linux/delay.h>
 #include <linux/fault-inject.h>
 #include <linux/irq_work.h>
 #include <linux/kprobes.h>
 #include <linux/kobject.h>
+#include <linux/kthread.h>
+#include <linux/llist.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/page-isolation.h>
 #include <linux/pgtable.h>
 #include <linux/sched/clock.h>
+#include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
+#include <linux/vmalloc.h>
 #include <linux/vmemmap_od.h>
 #include <linux/vmstat.h>
 #include <linux/workqueue.h>
@@ -66,6 +118,14 @@
 
 /* === Data === */
 
+#define OD_STRUCT_PAGES		(PAGE_SIZE / sizeof(struct page))
+/* Vmemmap pages parked per TLB shootdown, and the watermark step. */
+#define OD_BATCH		64
+/* The smallest budget: room for the watermarks and a few batches. */
+#define OD_BUDGET_MIN_KB	(4 * OD_BATCH * (PAGE_SIZE / SZ_1K))
+/* Saved DAX state: three bits per struct page, 16 struct pages per entry. */
+#define OD_SAVED_PAGES		16
+
 /**
  * struct vmemmap_od_window - the on-demand vmemmap of one pgmap range
  * @pgmap: the range's dev_pagemap
@@ -76,6 +136,14 @@
  * @nr_tables: upper page-table pages created at registration
  * @nr_pages: vmemmap pages mapped by faults
  * @nr_pte_tables: PTE tables installed by faults
+ * @tmpl: what init writes in every struct page of the window, when that
+ *	is the same for all of them (no compound pages); else NULL
+ * @saved: (pfn - @start_pfn) / OD_SAVED_PAGES -> value entry with the
+ *	DAX state of OD_SAVED_PAGES struct pages that the fault path must
+ *	write back (struct od_saved: 16 bits of mapping, then 16 bits per
+ *	saved flag); stored by the reclaimer before the vmemmap page goes
+ * @dax_mapping: the device-dax mapping of this range, once seen
+ * @dax_delta: page->index - pfn of this range's device-dax pages
  * @list: in od_windows_list, under od_lock
  */
 struct vmemmap_od_window {
@@ -87,6 +155,10 @@ struct vmemmap_od_window {
 	unsigned long nr_tables;
 	atomic_long_t nr_pages;
 	atomic_long_t nr_pte_tables;
+	struct page *tmpl;
+	struct xarray saved;
+	struct address_space *dax_mapping;
+	unsigned long dax_delta;
 	struct list_head list;
 };
 
@@ -116,11 +188,100 @@ struct od_reserve {
 };
 
 static DEFINE_PER_CPU(struct od_reserve, od_reserve);
-static void od_refill_kick(struct irq_work *work);
-static DEFINE_PER_CPU(struct irq_work, od_refill_irq_work) =
-	IRQ_WORK_INIT_HARD(od_refill_kick);
+static void od_kick(struct irq_work *work);
+static DEFINE_PER_CPU(struct irq_work, od_kick_irq_work) =
+	IRQ_WORK_INIT_HARD(od_kick);
 static void od_refill_workfn(struct work_struct *work);
 static DECLARE_WORK(od_refill_work, od_refill_workfn);
+
+/*
+ * The LRA (least recently allocated) order of resident vmemmap pages. The
+ * backing page of each is linked through its lru field and records its
+ * vmemmap address in page->private, with OD_LIVE set while the reclaimer
+ * last found it holding live state. Faults push onto od_lra_new; the
+ * reclaimer moves those, oldest first, to the tail of od_lra.
+ */
+#define OD_LIVE			1UL
+static LLIST_HEAD(od_lra_new);
+static LIST_HEAD(od_lra);		/* under od_reclaim_lock */
+static DEFINE_MUTEX(od_reclaim_lock);
+static atomic_long_t od_lra_nr;		/* pages on both lists */
+static atomic_long_t od_live_nr;	/* of which OD_LIVE */
+
+/* budget_kb in pages; 0: no budget. */
+static unsigned long od_budget;
+/* Resident size at which a pass last ran out of reclaimable pages. */
+static long od_stuck_at;
+static struct task_struct *od_reclaimd;
+/* Producers waiting in vmemmap_od_throttle(). */
+static DECLARE_WAIT_QUEUE_HEAD(od_throttle_wq);
+
+/**
+ * struct od_saved - DAX state of a vmemmap page's struct pages that a fault
+ *	writes back when it rebuilds the page
+ * @mapping: a bit per struct page: device-dax mapping and index, which
+ *	dax_set_mapping() sets on the first mapping fault and never clears
+ * @flags: a bit per struct page for each of od_saved_flags[]: PG_dirty,
+ *	which the block layer sets on DAX pages that O_DIRECT reads landed
+ *	in, and PG_referenced, which GUP's FOLL_TOUCH sets; nothing clears
+ *	them (DAX tracks dirty data in the file's xarray, and ZONE_DEVICE
+ *	pages are on no LRU)
+ */
+struct od_saved {
+	u64 mapping;
+	u64 flags[2];
+};
+
+static const int od_saved_flags[] = { PG_dirty, PG_referenced };
+
+/**
+ * struct od_batch - what one TLB shootdown reclaims
+ * @nr_pages: vmemmap pages parked in @page
+ * @page: the parked vmemmap pages
+ * @pte: their PTEs
+ * @pwin: their windows
+ * @saved: their DAX state to write back when they are rebuilt
+ * @uniform: their rebuild image is @tmpl of their window, not in @img
+ * @freed: vmemmap addresses of the pages freed
+ * @nr_queued: vmemmap addresses in @queued
+ * @queued: PMD-aligned vmemmap addresses whose PTE table the last batch
+ *	left empty, to park with the next batch (its shootdown serves both)
+ * @nr_tables: PTE tables in @table: parked with this batch
+ * @table: PTE tables
+ * @pmd: their PMD entries
+ * @twin: their windows
+ * @nr_dying: unhooked PTE tables waiting for a grace period in @dying
+ * @dying: those tables
+ * @dwin: their windows
+ * @dying_gp: RCU state after the last of them was unhooked
+ * @start: lowest vmemmap address parked
+ * @end: end of the highest
+ * @img: OD_BATCH page images: what a fault would build for each page
+ */
+struct od_batch {
+	unsigned int nr_pages;
+	unsigned int nr_tables;
+	struct page *page[OD_BATCH];
+	pte_t *pte[OD_BATCH];
+	struct vmemmap_od_window *pwin[OD_BATCH];
+	struct od_saved saved[OD_BATCH];
+	bool uniform[OD_BATCH];
+	unsigned long freed[OD_BATCH];
+	unsigned int nr_queued;
+	unsigned long queued[OD_BATCH];
+	struct page *table[OD_BATCH];
+	pmd_t *pmd[OD_BATCH];
+	struct vmemmap_od_window *twin[OD_BATCH];
+	unsigned int nr_dying;
+	struct page *dying[2 * OD_BATCH];
+	struct vmemmap_od_window *dwin[2 * OD_BATCH];
+	unsigned long dying_gp;
+	unsigned long start;
+	unsigned long end;
+	struct page *img;
+};
+
+static struct od_batch *od_batch;	/* under od_reclaim_lock */
 
 static DECLARE_FAULT_ATTR(fail_vmemmap_od);
 
@@ -190,10 +351,36 @@ static void od_refill_workfn(struct work_struct *work)
 		od_reserve_fill();
 }
 
-/* irq_work: queueing work is not allowed from NMI, this is. */
-static void od_refill_kick(struct irq_work *work)
+/*
+ * Watermarks under a budget B: a fault that takes the resident memmap over
+ * B - OD_HIGH wakes the reclaimer, which brings it down to B - OD_LOW. The
+ * headroom above the high watermark is for what CPUs fault in before the
+ * reclaimer gets to run (a CPU with IRQs off does not even see the kick).
+ */
+#define OD_HIGH			(2 * OD_BATCH)
+#define OD_LOW			(3 * OD_BATCH)
+
+static bool od_over_high(void)
+{
+	unsigned long budget = READ_ONCE(od_budget);
+	long resident = atomic_long_read(&od_resident);
+
+	/* A pass that found nothing to reclaim waits for a batch more. */
+	return budget && resident > (long)(budget - OD_HIGH) &&
+	       resident >= READ_ONCE(od_stuck_at) + OD_BATCH;
+}
+
+static void od_wake_reclaimd(void)
+{
+	if (od_over_high() && !IS_ERR_OR_NULL(od_reclaimd))
+		wake_up_process(od_reclaimd);
+}
+
+/* irq_work: queueing work and waking tasks is not allowed from NMI, this is. */
+static void od_kick(struct irq_work *work)
 {
 	queue_work(system_highpri_wq, &od_refill_work);
+	od_wake_reclaimd();
 }
 
 /*
@@ -212,7 +399,7 @@ static struct page *od_page_get(int nid)
 
 	for (i = 0; i < OD_RESERVE_SLOTS && !page; i++)
 		page = xchg(&r->slot[i], NULL);
-	irq_work_queue(this_cpu_ptr(&od_refill_irq_work));
+	irq_work_queue(this_cpu_ptr(&od_kick_irq_work));
 	if (!page && !in_nmi())
 		page = alloc_pages_node(nid, GFP_NOWAIT | __GFP_NOWARN, 0);
 	return page;
@@ -258,57 +445,177 @@ static pmd_t *od_pmd(unsigned long vaddr)
 	return pmd_offset(pud, vaddr);
 }
 
+/* The PTE for @vaddr in the PTE table a present @pmdval points to. */
+static pte_t *od_pte(pmd_t pmdval, unsigned long vaddr)
+{
+	return (pte_t *)pmd_page_vaddr(pmdval) + pte_index(vaddr);
+}
+
+/* The window of a vmemmap address, or NULL. Under RCU or od_reclaim_lock. */
+static struct vmemmap_od_window *od_window_of(unsigned long vaddr)
+{
+	unsigned long pfn = page_to_pfn((struct page *)vaddr);
+	struct vmemmap_od_window *w = xa_load(&od_windows, pfn_to_section_nr(pfn));
+
+	return w && pfn >= w->start_pfn && pfn < w->end_pfn ? w : NULL;
+}
+
+/* The struct pages of the vmemmap page at @pfn (the first one's pfn). */
+static unsigned long od_nr_struct_pages(struct vmemmap_od_window *w,
+					unsigned long pfn)
+{
+	return min_t(unsigned long, OD_STRUCT_PAGES, w->end_pfn - pfn);
+}
+
+/* The saved DAX state of the vmemmap page at @pfn. */
+static void od_saved_get(struct vmemmap_od_window *w, unsigned long pfn,
+			 struct od_saved *saved)
+{
+	unsigned long idx = (pfn - w->start_pfn) / OD_SAVED_PAGES;
+	int i;
+
+	memset(saved, 0, sizeof(*saved));
+	if (xa_empty(&w->saved))
+		return;
+	for (i = 0; i < OD_STRUCT_PAGES / OD_SAVED_PAGES; i++) {
+		void *entry = xa_load(&w->saved, idx + i);
+		unsigned long v;
+		int f;
+
+		if (!xa_is_value(entry))
+			continue;
+		v = xa_to_value(entry);
+		saved->mapping |= (u64)(v & 0xffff) << (i * OD_SAVED_PAGES);
+		for (f = 0; f < ARRAY_SIZE(od_saved_flags); f++)
+			saved->flags[f] |= (u64)((v >> (16 * (f + 1))) & 0xffff) <<
+					   (i * OD_SAVED_PAGES);
+	}
+}
+
+static bool od_saved_any(const struct od_saved *saved)
+{
+	return saved->mapping || saved->flags[0] || saved->flags[1];
+}
+
+/*
+ * Build in @map what the fault path writes for the vmemmap page at @pfn:
+ * memmap_init_zone_device()'s struct pages, then the DAX state in @saved.
+ */
+static void od_build(struct vmemmap_od_window *w, struct page *map,
+		     unsigned long pfn, const struct od_saved *saved)
+{
+	unsigned long i;
+
+	memmap_init_zone_device_pages(map, pfn, od_nr_struct_pages(w, pfn),
+				      w->start_pfn, w->nid, w->pgmap);
+	if (!od_saved_any(saved))
+		return;
+	/* Pairs with the release in od_rebuildable_dax(): dax_mapping is set. */
+	smp_rmb();
+	for (i = 0; i < OD_STRUCT_PAGES; i++) {
+		int f;
+
+		for (f = 0; f < ARRAY_SIZE(od_saved_flags); f++)
+			if (saved->flags[f] & BIT_ULL(i))
+				map[i].flags |= BIT(od_saved_flags[f]);
+		if (!(saved->mapping & BIT_ULL(i)))
+			continue;
+		map[i].mapping = READ_ONCE(w->dax_mapping);
+		map[i].index = pfn + i + w->dax_delta;
+	}
+}
+
+/* A PTE table's count of PTEs that are not empty: its page->private. */
+static atomic_long_t *od_table_count(struct page *table)
+{
+	BUILD_BUG_ON(sizeof(atomic_long_t) != sizeof(table->private));
+	return (atomic_long_t *)&table->private;
+}
+
+/* Put the LRA link of a freshly mapped vmemmap page on od_lra_new. */
+static void od_lra_add(struct page *page, unsigned long vaddr)
+{
+	set_page_private(page, vaddr);
+	llist_add((struct llist_node *)&page->lru, &od_lra_new);
+	atomic_long_inc(&od_lra_nr);
+}
+
 /*
  * Populate the vmemmap page at @vaddr, whose first struct page is @pfn's.
- * Returns true when the page is mapped (by us or by a racing CPU).
+ * Returns true when the access can be retried: the page is mapped (by us,
+ * by a racing CPU, or put back from reclaim), or something moved under us
+ * and the retry will fault again.
  */
 static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 			unsigned long pfn)
 {
-	const unsigned long nr = min_t(unsigned long, PAGE_SIZE / sizeof(struct page),
-				       w->end_pfn - pfn);
 	u64 t0 = local_clock();
 	pmd_t *pmd = od_pmd(vaddr);
+	struct od_saved saved;
+	pmd_t pmdval;
+	pte_t *pte, pteval;
 	struct page *page;
-	pte_t *pte;
 
 	if (WARN_ON_ONCE(!pmd))
 		return false;
-	if (pmd_none(READ_ONCE(*pmd))) {
+	pmdval = READ_ONCE(*pmd);
+	if (pmd_none(pmdval)) {
 		struct page *table = od_page_get(w->nid);
 
 		if (!table)
 			goto fail;
 		clear_page(page_address(table));
-		if (vmemmap_od_set_pmd(pmd, table))
+		if (vmemmap_od_cmpxchg_pmd(pmd, pmdval, vmemmap_od_mk_pmd(table)))
 			od_account(w, 0, 1);
 		else
 			od_page_put(table);
+		pmdval = READ_ONCE(*pmd);
+	} else if (!pmd_present(pmdval)) {
+		/* Parked by the reclaimer: put the same table back. */
+		if (vmemmap_od_cmpxchg_pmd(pmd, pmdval,
+					   vmemmap_od_mk_pmd(pmd_page(pmdval))))
+			count_vm_event(VMEMMAP_OD_RESCUED);
+		return true;
 	}
-	if (WARN_ON_ONCE(pmd_leaf(READ_ONCE(*pmd))))
+	if (!pmd_present(pmdval))
+		return true;
+	if (WARN_ON_ONCE(pmd_leaf(pmdval)))
 		return false;
 
-	pte = pte_offset_kernel(pmd, vaddr);
-	if (pte_present(ptep_get(pte)))
+	/* The table stays allocated until we leave RCU (see the top). */
+	pte = od_pte(pmdval, vaddr);
+	pteval = ptep_get(pte);
+	if (pte_present(pteval))
 		return true;
+	if (!pte_none(pteval)) {
+		/* Parked by the reclaimer: put the same page back. */
+		if (vmemmap_od_cmpxchg_pte(pte, pteval,
+					   vmemmap_od_mk_pte(pte_page(pteval))))
+			count_vm_event(VMEMMAP_OD_RESCUED);
+		return true;
+	}
 
 	page = od_page_get(w->nid);
 	if (!page)
 		goto fail;
-	memmap_init_zone_device_pages(page_address(page), pfn, nr, w->start_pfn,
-				      w->nid, w->pgmap);
-	if (!vmemmap_od_set_pte(pte, page)) {
+	od_saved_get(w, pfn, &saved);
+	od_build(w, page_address(page), pfn, &saved);
+	/* Counted before it is installed: see od_free_dying(). */
+	atomic_long_inc(od_table_count(pmd_page(pmdval)));
+	if (!vmemmap_od_cmpxchg_pte(pte, pteval, vmemmap_od_mk_pte(page))) {
+		atomic_long_dec(od_table_count(pmd_page(pmdval)));
 		od_page_put(page);
 		return true;
 	}
 	od_account(w, 1, 0);
+	od_lra_add(page, vaddr);
 	count_vm_event(VMEMMAP_OD_FAULTS);
 
 	/* What memmap_init_zone_device() does per pageblock; now mapped. */
 	if (IS_ALIGNED(pfn, pageblock_nr_pages))
 		set_pageblock_migratetype(pfn_to_page(pfn), MIGRATE_MOVABLE);
 
-	trace_vmemmap_od_fault(pfn, nr, local_clock() - t0);
+	trace_vmemmap_od_fault(pfn, od_nr_struct_pages(w, pfn), local_clock() - t0);
 	return true;
 
 fail:
@@ -409,18 +716,21 @@ static void od_free_resident(struct vmemmap_od_window *w)
 		pte_t *pte;
 		int i;
 
-		if (!pmd || pmd_none(*pmd))
+		/* Nothing is parked between two reclaim passes. */
+		if (!pmd || pmd_none(*pmd) || WARN_ON_ONCE(!pmd_present(*pmd)))
 			continue;
 		pte = pte_offset_kernel(pmd, addr);
 		for (i = 0; i < PTRS_PER_PTE; i++) {
 			pte_t entry = ptep_get_and_clear(&init_mm, addr + i * PAGE_SIZE,
 							 pte + i);
 
-			if (!pte_present(entry))
+			if (pte_none(entry) || WARN_ON_ONCE(!pte_present(entry)))
 				continue;
+			set_page_private(pte_page(entry), 0);
 			list_add(&pte_page(entry)->lru, &freelist);
 			nr_pages++;
 		}
+		set_page_private(pmd_page(*pmd), 0);
 		list_add(&pmd_page(*pmd)->lru, &freelist);
 		pmd_clear(pmd);
 		nr_tables++;
@@ -430,6 +740,525 @@ static void od_free_resident(struct vmemmap_od_window *w)
 	list_for_each_entry_safe(page, next, &freelist, lru)
 		__free_page(page);
 	od_account(w, -nr_pages, -nr_tables);
+}
+
+/* === Reclaim === */
+
+/* Move what faults pushed since the last call to od_lra's tail, oldest first. */
+static void od_lra_drain(void)
+{
+	struct llist_node *node = llist_reverse_order(llist_del_all(&od_lra_new));
+
+	lockdep_assert_held(&od_reclaim_lock);
+	while (node) {
+		struct page *page = container_of((struct list_head *)node,
+						 struct page, lru);
+
+		node = node->next;
+		list_add_tail(&page->lru, &od_lra);
+	}
+}
+
+static void od_set_live(struct page *page, bool live)
+{
+	unsigned long priv = page_private(page);
+
+	if (!!(priv & OD_LIVE) == live)
+		return;
+	set_page_private(page, priv ^ OD_LIVE);
+	atomic_long_add(live ? 1 : -1, &od_live_nr);
+}
+
+/* Take a vmemmap page that is about to be freed off od_lra. */
+static void od_lra_del(struct page *page)
+{
+	od_set_live(page, false);
+	list_del(&page->lru);
+	atomic_long_dec(&od_lra_nr);
+	set_page_private(page, 0);
+}
+
+static bool od_table_empty(struct page *table)
+{
+	return !atomic_long_read(od_table_count(table));
+}
+
+static bool od_is_dax(struct vmemmap_od_window *w)
+{
+	return w->pgmap->type == MEMORY_DEVICE_FS_DAX ||
+	       w->pgmap->type == MEMORY_DEVICE_GENERIC;
+}
+
+/*
+ * Can @cur, a struct page of a DAX window whose rebuild image @img lacks
+ * its DAX state, be rebuilt? If so, add that state to @img and @saved.
+ */
+static bool od_rebuildable_dax(struct vmemmap_od_window *w, unsigned long pfn,
+			       unsigned int i, const struct page *cur,
+			       struct page *img, struct od_saved *saved)
+{
+	struct address_space *mapping = READ_ONCE(cur->mapping);
+	unsigned long delta = READ_ONCE(cur->index) - pfn;
+	unsigned long flags = READ_ONCE(cur->flags);
+	int f;
+
+	if (!od_is_dax(w))
+		return false;
+	for (f = 0; f < ARRAY_SIZE(od_saved_flags); f++) {
+		if (!(flags & ~img->flags & BIT(od_saved_flags[f])))
+			continue;
+		img->flags |= BIT(od_saved_flags[f]);
+		saved->flags[f] |= BIT_ULL(i);
+	}
+	if (w->pgmap->type == MEMORY_DEVICE_GENERIC && !img->mapping &&
+	    mapping && !((unsigned long)mapping & PAGE_MAPPING_FLAGS)) {
+		if (!w->dax_mapping) {
+			/* The first one seen: every later one must agree. */
+			w->dax_delta = delta;
+			/* Pairs with smp_rmb() in od_build(). */
+			smp_wmb();
+			WRITE_ONCE(w->dax_mapping, mapping);
+		}
+		if (mapping == w->dax_mapping && delta == w->dax_delta) {
+			img->mapping = mapping;
+			img->index = pfn + delta;
+			saved->mapping |= BIT_ULL(i);
+		}
+	}
+	return !memcmp(img, cur, sizeof(*img));
+}
+
+/*
+ * Would a fault rebuild the vmemmap page @cur, whose first struct page is
+ * @pfn's, byte for byte? Its rebuild image is @w's template in every
+ * struct page (*@uniform), or is built in @img, with the DAX state it
+ * needs in @saved (see struct od_saved).
+ */
+static bool od_rebuildable(struct vmemmap_od_window *w, unsigned long pfn,
+			   const struct page *cur, struct page *img,
+			   struct od_saved *saved, bool *uniform)
+{
+	const unsigned long nr = od_nr_struct_pages(w, pfn);
+	unsigned long i;
+
+	memset(saved, 0, sizeof(*saved));
+	*uniform = false;
+	if (w->tmpl) {
+		for (i = 0; i < nr; i++)
+			if (memcmp(&cur[i], w->tmpl, sizeof(*cur)))
+				break;
+		*uniform = i == nr;
+		if (*uniform || !od_is_dax(w))
+			return *uniform;
+	}
+	od_build(w, img, pfn, saved);
+	for (i = 0; i < nr; i++)
+		if (memcmp(&img[i], &cur[i], sizeof(*img)) &&
+		    !od_rebuildable_dax(w, pfn + i, i, &cur[i], &img[i], saved))
+			return false;
+	return true;
+}
+
+/* Record @saved for the vmemmap page at @pfn, for the fault that rebuilds it. */
+static int od_save(struct vmemmap_od_window *w, unsigned long pfn,
+		   const struct od_saved *saved, gfp_t gfp)
+{
+	unsigned long idx = (pfn - w->start_pfn) / OD_SAVED_PAGES;
+	int i, ret;
+
+	for (i = 0; i < OD_STRUCT_PAGES / OD_SAVED_PAGES; i++) {
+		unsigned long v = (saved->mapping >> (i * OD_SAVED_PAGES)) & 0xffff;
+		int f;
+
+		for (f = 0; f < ARRAY_SIZE(od_saved_flags); f++)
+			v |= ((saved->flags[f] >> (i * OD_SAVED_PAGES)) & 0xffff) <<
+			     (16 * (f + 1));
+
+		if (!v && !xa_load(&w->saved, idx + i))
+			continue;
+		ret = xa_err(xa_store(&w->saved, idx + i, v ? xa_mk_value(v) : NULL,
+				      gfp));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Steps 1 and 2 of the protocol (top of file) for @page, the oldest on
+ * od_lra: park it into @b if it holds nothing live. False if it stays.
+ */
+static bool od_park_page(struct od_batch *b, struct page *page)
+{
+	unsigned long vaddr = page_private(page) & PAGE_MASK;
+	unsigned long pfn = page_to_pfn((struct page *)vaddr);
+	struct vmemmap_od_window *w = od_window_of(vaddr);
+	unsigned int n = b->nr_pages;
+	pmd_t *pmd = od_pmd(vaddr);
+	pmd_t pmdval;
+	pte_t *pte;
+
+	/* Its window is going away, or it sits in a table being freed. */
+	if (!w || !pmd)
+		return false;
+	pmdval = READ_ONCE(*pmd);
+	if (!pmd_present(pmdval))
+		return false;
+	pte = od_pte(pmdval, vaddr);
+	if (!pte_same(ptep_get(pte), vmemmap_od_mk_pte(page)))
+		return false;
+
+	if (!od_rebuildable(w, pfn, page_address(page),
+			    b->img + n * OD_STRUCT_PAGES, &b->saved[n],
+			    &b->uniform[n])) {
+		od_set_live(page, true);
+		count_vm_event(VMEMMAP_OD_RESCUED);
+		return false;
+	}
+	od_set_live(page, false);
+	if (!vmemmap_od_cmpxchg_pte(pte, vmemmap_od_mk_pte(page),
+				    vmemmap_od_mk_parked_pte(page)))
+		return false;
+	list_del(&page->lru);
+	b->page[n] = page;
+	b->pte[n] = pte;
+	b->pwin[n] = w;
+	b->nr_pages++;
+	b->start = min(b->start, vaddr);
+	b->end = max(b->end, vaddr + PAGE_SIZE);
+	return true;
+}
+
+/* Park the PTE tables the previous batch left empty, if they still are. */
+static void od_park_tables(struct od_batch *b)
+{
+	unsigned int i;
+
+	b->nr_tables = 0;
+	for (i = 0; i < b->nr_queued; i++) {
+		unsigned long vaddr = b->queued[i];
+		struct vmemmap_od_window *w = od_window_of(vaddr);
+		pmd_t *pmd = od_pmd(vaddr);
+		pmd_t pmdval = pmd ? READ_ONCE(*pmd) : __pmd(0);
+		struct page *table;
+
+		if (!w || !pmd_present(pmdval) || pmd_leaf(pmdval))
+			continue;
+		table = pmd_page(pmdval);
+		if (!od_table_empty(table) ||
+		    !vmemmap_od_cmpxchg_pmd(pmd, pmdval,
+					    vmemmap_od_mk_parked_pmd(table)))
+			continue;
+		b->table[b->nr_tables] = table;
+		b->pmd[b->nr_tables] = pmd;
+		b->twin[b->nr_tables++] = w;
+		b->start = min(b->start, vaddr);
+		b->end = max(b->end, vaddr + PMD_SIZE);
+	}
+	b->nr_queued = 0;
+}
+
+/* Remember the PTE table of @vaddr for the next batch. */
+static void od_queue_table(struct od_batch *b, unsigned long vaddr)
+{
+	unsigned int i;
+
+	vaddr &= PMD_MASK;
+	for (i = 0; i < b->nr_queued; i++)
+		if (b->queued[i] == vaddr)
+			return;
+	b->queued[b->nr_queued++] = vaddr;
+}
+
+/*
+ * Steps 3 and 4, after the batch's TLB flush: free the pages that are still
+ * rebuildable, put the others back; unhook the parked tables that are still
+ * empty (freed after a grace period) and queue the tables of the freed
+ * pages for the next batch. Returns the vmemmap pages freed.
+ */
+static unsigned int od_finish(struct od_batch *b, gfp_t gfp,
+			      unsigned int *nr_rescued, unsigned int *nr_unhooked)
+{
+	unsigned int i, j, nr_freed = 0;
+
+	for (i = 0; i < b->nr_pages; i++) {
+		struct page *page = b->page[i];
+		struct vmemmap_od_window *w = b->pwin[i];
+		unsigned long vaddr = page_private(page) & PAGE_MASK;
+		unsigned long pfn = page_to_pfn((struct page *)vaddr);
+		const unsigned long nr = od_nr_struct_pages(w, pfn);
+		const struct page *cur = page_address(page);
+		pte_t parked = vmemmap_od_mk_parked_pte(page);
+		bool same = true;
+
+		if (b->uniform[i]) {
+			for (j = 0; j < nr && same; j++)
+				same = !memcmp(&cur[j], w->tmpl, sizeof(*cur));
+		} else {
+			same = !memcmp(b->img + i * OD_STRUCT_PAGES, cur,
+				       nr * sizeof(*cur));
+		}
+		if (same && !od_save(w, pfn, &b->saved[i], gfp) &&
+		    vmemmap_od_cmpxchg_pte(b->pte[i], parked, __pte(0))) {
+			atomic_long_dec(od_table_count(virt_to_page(b->pte[i])));
+			atomic_long_dec(&od_lra_nr);
+			set_page_private(page, 0);
+			__free_page(page);
+			od_account(w, -1, 0);
+			b->freed[nr_freed++] = vaddr;
+			continue;
+		}
+		/* Written since it was parked, or a fault put it back already. */
+		if (vmemmap_od_cmpxchg_pte(b->pte[i], parked, vmemmap_od_mk_pte(page))) {
+			count_vm_event(VMEMMAP_OD_RESCUED);
+			(*nr_rescued)++;
+		}
+		list_add_tail(&page->lru, &od_lra);
+	}
+
+	for (i = 0; i < b->nr_tables; i++) {
+		struct page *table = b->table[i];
+		pmd_t parked = vmemmap_od_mk_parked_pmd(table);
+
+		if (od_table_empty(table) &&
+		    vmemmap_od_cmpxchg_pmd(b->pmd[i], parked, __pmd(0))) {
+			b->dying[b->nr_dying] = table;
+			b->dwin[b->nr_dying++] = b->twin[i];
+			b->dying_gp = get_state_synchronize_rcu();
+			(*nr_unhooked)++;
+			continue;
+		}
+		if (vmemmap_od_cmpxchg_pmd(b->pmd[i], parked, vmemmap_od_mk_pmd(table))) {
+			count_vm_event(VMEMMAP_OD_RESCUED);
+			(*nr_rescued)++;
+		}
+	}
+
+	b->nr_tables = 0;
+	for (i = 0; i < nr_freed; i++)
+		od_queue_table(b, b->freed[i]);
+	return nr_freed;
+}
+
+/*
+ * Free the unhooked PTE tables once no fault handler can hold them, with
+ * any page a late handler installed in one: such a handler counted it in
+ * the table before installing it, and it was never reachable. Returns the
+ * pages freed.
+ */
+static unsigned long od_free_dying(struct od_batch *b)
+{
+	unsigned long freed = 0;
+	unsigned int i, j;
+
+	if (!b->nr_dying)
+		return 0;
+	if (!poll_state_synchronize_rcu(b->dying_gp))
+		synchronize_rcu_expedited();
+	/* Such a page was pushed to od_lra_new before its handler left RCU. */
+	od_lra_drain();
+	for (i = 0; i < b->nr_dying; i++) {
+		struct page *table = b->dying[i];
+		pte_t *pte = page_address(table);
+
+		for (j = 0; j < PTRS_PER_PTE && !od_table_empty(table); j++) {
+			pte_t entry = ptep_get(pte + j);
+			struct page *page;
+
+			if (pte_none(entry) || WARN_ON_ONCE(!pte_present(entry)))
+				continue;
+			page = pte_page(entry);
+			atomic_long_dec(od_table_count(table));
+			od_lra_del(page);
+			__free_page(page);
+			od_account(b->dwin[i], -1, 0);
+			count_vm_event(VMEMMAP_OD_RECLAIMED);
+			freed++;
+		}
+		set_page_private(table, 0);
+		__free_page(table);
+		od_account(b->dwin[i], 0, -1);
+		freed++;
+	}
+	b->nr_dying = 0;
+	return freed;
+}
+
+/*
+ * Reclaim vmemmap pages, oldest first, until @nr_to_scan were looked at, or
+ * the resident memmap is at most @low pages, or none is left; and the PTE
+ * tables they leave empty. Returns the pages (and tables) freed.
+ */
+static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp)
+{
+	struct od_batch *b = od_batch;
+	unsigned long freed = 0;
+
+	lockdep_assert_held(&od_reclaim_lock);
+	od_lra_drain();
+	if (b->nr_dying && poll_state_synchronize_rcu(b->dying_gp))
+		freed += od_free_dying(b);
+	for (;;) {
+		unsigned int nr_freed, nr_rescued = 0, nr_unhooked = 0;
+		u64 t0 = local_clock();
+
+		b->nr_pages = 0;
+		b->start = ULONG_MAX;
+		b->end = 0;
+		while (b->nr_pages < OD_BATCH && nr_to_scan &&
+		       !list_empty(&od_lra) &&
+		       atomic_long_read(&od_resident) > low) {
+			struct page *page = list_first_entry(&od_lra, struct page, lru);
+
+			nr_to_scan--;
+			if (!od_park_page(b, page))
+				list_move_tail(&page->lru, &od_lra);
+		}
+		/* Queued tables wait for a batch of pages to share its flush. */
+		if (!b->nr_pages)
+			break;
+		od_park_tables(b);
+
+		flush_tlb_kernel_range(b->start, b->end);
+		count_vm_event(VMEMMAP_OD_SHOOTDOWNS);
+
+		nr_freed = od_finish(b, gfp, &nr_rescued, &nr_unhooked);
+		count_vm_events(VMEMMAP_OD_RECLAIMED, nr_freed);
+		freed += nr_freed;
+		trace_vmemmap_od_reclaim(nr_freed, nr_unhooked, nr_rescued,
+					 local_clock() - t0);
+		if (wq_has_sleeper(&od_throttle_wq))
+			wake_up_all(&od_throttle_wq);
+		if (b->nr_dying >= OD_BATCH)
+			freed += od_free_dying(b);
+		cond_resched();
+	}
+	return freed;
+}
+
+/* Bring the resident memmap down to the low watermark. */
+static void od_reclaim_budget(void)
+{
+	unsigned long budget, freed;
+
+	mutex_lock(&od_reclaim_lock);
+	budget = READ_ONCE(od_budget);
+	if (budget && od_batch) {
+		freed = od_reclaim(atomic_long_read(&od_lra_nr),
+				   budget - OD_LOW, GFP_KERNEL);
+		WRITE_ONCE(od_stuck_at, freed ? 0 : atomic_long_read(&od_resident));
+	}
+	mutex_unlock(&od_reclaim_lock);
+	wake_up_all(&od_throttle_wq);
+}
+
+static int od_reclaimd_fn(void *unused)
+{
+	sched_set_fifo_low(current);
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_IDLE);
+		if (!od_over_high()) {
+			schedule();
+			continue;
+		}
+		__set_current_state(TASK_RUNNING);
+		od_reclaim_budget();
+		cond_resched();
+	}
+	return 0;
+}
+
+static unsigned long od_shrink_count(struct shrinker *shrinker,
+				     struct shrink_control *sc)
+{
+	long nr = atomic_long_read(&od_lra_nr) - atomic_long_read(&od_live_nr);
+
+	return nr > 0 ? nr : 0;
+}
+
+static unsigned long od_shrink_scan(struct shrinker *shrinker,
+				    struct shrink_control *sc)
+{
+	unsigned long freed = 0;
+
+	/* The reclaimer is at it already (or allocating, under the lock). */
+	if (!mutex_trylock(&od_reclaim_lock))
+		return SHRINK_STOP;
+	if (od_batch)
+		freed = od_reclaim(sc->nr_to_scan, LONG_MIN,
+				   GFP_NOWAIT | __GFP_NOWARN);
+	mutex_unlock(&od_reclaim_lock);
+	return freed ?: SHRINK_STOP;
+}
+
+/*
+ * Without compound pages, init writes the same struct page for every pfn
+ * of a window (with SPARSEMEM_VMEMMAP no pfn-dependent bits go into
+ * page->flags): keep one copy, which reclaim compares pages with instead
+ * of building their image. Checked on the first and last vmemmap page.
+ */
+static int od_make_template(struct vmemmap_od_window *w)
+{
+	unsigned long pfns[] = { w->start_pfn, w->end_pfn - OD_STRUCT_PAGES };
+	struct page *img;
+	int i, j;
+
+	if (w->pgmap->vmemmap_shift)
+		return 0;
+	img = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!img)
+		return -ENOMEM;
+	for (i = 0; i < ARRAY_SIZE(pfns); i++) {
+		memmap_init_zone_device_pages(img, pfns[i], OD_STRUCT_PAGES,
+					      w->start_pfn, w->nid, w->pgmap);
+		for (j = 1; j < OD_STRUCT_PAGES; j++)
+			if (memcmp(&img[j], &img[0], sizeof(*img)))
+				goto out;
+		if (i && memcmp(&img[0], w->tmpl, sizeof(*img)))
+			goto out;
+		if (!i)
+			w->tmpl = kmemdup(img, sizeof(*img), GFP_KERNEL);
+		if (!w->tmpl)
+			break;
+	}
+	kfree(img);
+	return 0;
+out:
+	kfree(w->tmpl);
+	w->tmpl = NULL;
+	kfree(img);
+	return 0;
+}
+
+/* The reclaimer's batch, while any window exists. Under od_lock. */
+static int od_batch_alloc(void)
+{
+	struct od_batch *b = kzalloc(sizeof(*b), GFP_KERNEL);
+
+	if (!b)
+		return -ENOMEM;
+	b->img = vmalloc(OD_BATCH * PAGE_SIZE);
+	if (!b->img) {
+		kfree(b);
+		return -ENOMEM;
+	}
+	mutex_lock(&od_reclaim_lock);
+	od_batch = b;
+	mutex_unlock(&od_reclaim_lock);
+	return 0;
+}
+
+static void od_batch_free(void)
+{
+	struct od_batch *b;
+
+	mutex_lock(&od_reclaim_lock);
+	b = od_batch;
+	od_batch = NULL;
+	mutex_unlock(&od_reclaim_lock);
+	if (b)
+		vfree(b->img);
+	kfree(b);
 }
 
 /* === Public interface === */
@@ -487,8 +1316,22 @@ int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid)
 	w->start_pfn = start_pfn;
 	w->end_pfn = end_pfn;
 	w->nid = nid;
+	xa_init(&w->saved);
+	if (od_make_template(w)) {
+		kfree(w);
+		return -ENOMEM;
+	}
 
 	mutex_lock(&od_lock);
+	if (list_empty(&od_windows_list)) {
+		ret = od_batch_alloc();
+		if (ret) {
+			mutex_unlock(&od_lock);
+			kfree(w->tmpl);
+			kfree(w);
+			return ret;
+		}
+	}
 	ret = od_populate_tables(w, od_vaddr(start_pfn), od_vaddr(end_pfn));
 	atomic_long_add(w->nr_tables, &od_resident);
 	if (ret)
@@ -507,7 +1350,10 @@ int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid)
 	return 0;
 err:
 	atomic_long_sub(w->nr_tables, &od_resident);
+	if (list_empty(&od_windows_list))
+		od_batch_free();
 	mutex_unlock(&od_lock);
+	kfree(w->tmpl);
 	kfree(w);
 	return ret;
 }
@@ -524,6 +1370,7 @@ err:
 void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id)
 {
 	struct vmemmap_od_window *w;
+	struct page *page, *next;
 
 	mutex_lock(&od_lock);
 	w = od_find(pgmap, range_id);
@@ -536,17 +1383,102 @@ void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id)
 	list_del(&w->list);
 	/* Also waits out the faults that found the window (IRQs off = RCU). */
 	od_update_bounds();
+
+	mutex_lock(&od_reclaim_lock);
+	od_free_dying(od_batch);
+	od_lra_drain();
+	list_for_each_entry_safe(page, next, &od_lra, lru) {
+		unsigned long vaddr = page_private(page) & PAGE_MASK;
+
+		if (vaddr >= od_vaddr(w->start_pfn) && vaddr < od_vaddr(w->end_pfn))
+			od_lra_del(page);
+	}
 	od_free_resident(w);
+	mutex_unlock(&od_reclaim_lock);
+	xa_destroy(&w->saved);
+
 	/* The upper tables go with the sections, in vmemmap_free(). */
 	atomic_long_sub(w->nr_tables, &od_resident);
 	if (list_empty(&od_windows_list)) {
 		static_branch_disable(&vmemmap_od_active);
 		cancel_work_sync(&od_refill_work);
 		od_reserve_drain();
+		od_batch_free();
 	}
 	mutex_unlock(&od_lock);
+	kfree(w->tmpl);
 	kfree(w);
 }
+
+/**
+ * vmemmap_od_congested - should a producer of struct page faults back off?
+ *
+ * True while the resident on-demand memmap is over the high watermark of
+ * budget_kb (two reclaim batches under it) and the reclaimer can still
+ * bring it down. Cheap; callable from any context. A producer that can
+ * stop at such a point, but not sleep there, stops, leaves its atomic
+ * section and calls vmemmap_od_throttle().
+ */
+bool vmemmap_od_congested(void)
+{
+	return od_over_high();
+}
+EXPORT_SYMBOL_GPL(vmemmap_od_congested);
+
+/**
+ * vmemmap_od_throttle - wait for the reclaimer while the memmap is congested
+ *
+ * The fault handler never waits, so kernel code that faults in struct
+ * pages at full speed on every CPU can outrun the reclaimer. Code that
+ * faults in many of them from a context that can sleep calls this between
+ * steps, as writers call balance_dirty_pages_ratelimited(): it returns at
+ * once unless vmemmap_od_congested(), else wakes the reclaimer and sleeps
+ * until the memmap is back under the high watermark, the budget goes, or
+ * the reclaimer finds nothing more it may take.
+ *
+ * Return: 0, or -EINTR if a fatal signal arrived meanwhile.
+ */
+int vmemmap_od_throttle(void)
+{
+	might_sleep();
+	if (!od_over_high())
+		return 0;
+	od_wake_reclaimd();
+	return wait_event_killable(od_throttle_wq, !od_over_high()) ? -EINTR : 0;
+}
+EXPORT_SYMBOL_GPL(vmemmap_od_throttle);
+
+/**
+ * vmemmap_od_resident - is the struct page of a pfn mapped right now?
+ * @pfn: a pfn in an on-demand window
+ *
+ * For tests: whether touching pfn_to_page(@pfn) would fault, found without
+ * touching it. The answer may be stale as soon as it is returned.
+ *
+ * Return: 1 if mapped, 0 if not (parked counts as not), -EINVAL if @pfn is
+ * in no window.
+ */
+int vmemmap_od_resident(unsigned long pfn)
+{
+	unsigned long vaddr = od_vaddr(pfn) & PAGE_MASK;
+	int ret = -EINVAL;
+	pmd_t *pmd, pmdval;
+
+	rcu_read_lock();
+	if (!od_window_of(vaddr))
+		goto out;
+	ret = 0;
+	pmd = od_pmd(vaddr);
+	if (!pmd)
+		goto out;
+	pmdval = READ_ONCE(*pmd);
+	if (pmd_present(pmdval) && !pmd_leaf(pmdval))
+		ret = !!pte_present(ptep_get(od_pte(pmdval, vaddr)));
+out:
+	rcu_read_unlock();
+	return ret;
+}
+EXPORT_SYMBOL_GPL(vmemmap_od_resident);
 
 /**
  * vmemmap_od_fault - serve a kernel fault in an on-demand vmemmap window
@@ -586,8 +1518,37 @@ static ssize_t resident_kb_show(struct kobject *kobj,
 
 static struct kobj_attribute resident_kb_attr = __ATTR_RO(resident_kb);
 
+static ssize_t budget_kb_show(struct kobject *kobj,
+			      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(od_budget) << (PAGE_SHIFT - 10));
+}
+
+static ssize_t budget_kb_store(struct kobject *kobj,
+			       struct kobj_attribute *attr,
+			       const char *buf, size_t count)
+{
+	unsigned long max_kb = totalram_pages() << (PAGE_SHIFT - 10);
+	unsigned long kb;
+
+	if (kstrtoul(buf, 10, &kb) ||
+	    (kb && (kb < OD_BUDGET_MIN_KB || kb > max_kb))) {
+		pr_warn_once("vmemmap_od: budget_kb: 0 (no budget) or %lu..%lu\n",
+			     OD_BUDGET_MIN_KB, max_kb);
+		return -EINVAL;
+	}
+	WRITE_ONCE(od_budget, kb >> (PAGE_SHIFT - 10));
+	WRITE_ONCE(od_stuck_at, 0);
+	od_wake_reclaimd();
+	wake_up_all(&od_throttle_wq);
+	return count;
+}
+
+static struct kobj_attribute budget_kb_attr = __ATTR_RW(budget_kb);
+
 static struct attribute *vmemmap_od_attrs[] = {
 	&resident_kb_attr.attr,
+	&budget_kb_attr.attr,
 	NULL,
 };
 
@@ -597,10 +1558,21 @@ static const struct attribute_group vmemmap_od_attr_group = {
 
 static int __init vmemmap_od_init(void)
 {
+	struct shrinker *shrinker;
 	struct kobject *kobj;
 	int ret;
 
 	fault_create_debugfs_attr("fail_vmemmap_od", NULL, &fail_vmemmap_od);
+
+	od_reclaimd = kthread_run(od_reclaimd_fn, NULL, "vmemmap_od");
+	if (IS_ERR(od_reclaimd))
+		return PTR_ERR(od_reclaimd);
+	shrinker = shrinker_alloc(0, "vmemmap_od");
+	if (!shrinker)
+		return -ENOMEM;
+	shrinker->count_objects = od_shrink_count;
+	shrinker->scan_objects = od_shrink_scan;
+	shrinker_register(shrinker);
 
 	kobj = kobject_create_and_add("vmemmap_on_demand", mm_kobj);
 	if (!kobj)

@@ -10,6 +10,7 @@
 #ifndef _LINUX_VMEMMAP_OD_H
 #define _LINUX_VMEMMAP_OD_H
 
+#include <linux/errno.h>
 #include <linux/jump_label.h>
 #include <linux/types.h>
 
@@ -30,6 +31,9 @@ bool vmemmap_od_supported(void);
 int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid);
 void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id);
 bool vmemmap_od_fault(unsigned long addr);
+int vmemmap_od_resident(unsigned long pfn);
+bool vmemmap_od_congested(void);
+int vmemmap_od_throttle(void);
 
 /**
  * is_vmemmap_od_address - may @addr lie in an on-demand vmemmap window?
@@ -75,6 +79,21 @@ static inline bool is_vmemmap_od_address(unsigned long addr)
 static inline bool vmemmap_od_fault(unsigned long addr)
 {
 	return false;
+}
+
+static inline int vmemmap_od_resident(unsigned long pfn)
+{
+	return -EINVAL;
+}
+
+static inline bool vmemmap_od_congested(void)
+{
+	return false;
+}
+
+static inline int vmemmap_od_throttle(void)
+{
+	return 0;
 }
 
 #endif /* CONFIG_VMEMMAP_ON_DEMAND */

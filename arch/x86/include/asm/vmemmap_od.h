@@ -1,31 +1,69 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * x86-64 page-table helpers for on-demand vmemmap. The fault path installs
- * entries with cmpxchg so that it takes no lock and works in any context,
- * NMI included; a CPU that loses the race frees its page and retries the
- * access. Not-present to present needs no TLB flush on x86.
+ * x86-64 page-table helpers for on-demand vmemmap.
+ *
+ * The fault path installs entries with cmpxchg so that it takes no lock and
+ * works in any context, NMI included; a CPU that loses the race frees its
+ * page and retries the access. Not-present to present needs no TLB flush.
+ *
+ * Reclaim "parks" an entry before it takes it away: the parked entry is not
+ * present (an access faults) but still names its page, so the fault handler
+ * can put the very same page back with one cmpxchg instead of waiting for
+ * the reclaimer. A parked entry keeps the PAGE_KERNEL bits other than
+ * present and global; pfn_pte() stores the pfn of such a not-present entry
+ * inverted, as for any other (L1TF), and pte_page() reads it back.
  */
 #ifndef _ASM_X86_VMEMMAP_OD_H
 #define _ASM_X86_VMEMMAP_OD_H
 
 #include <linux/pgtable.h>
 
-/* Install @pte_table under an empty kernel @pmd; false if one was there. */
-static inline bool vmemmap_od_set_pmd(pmd_t *pmd, struct page *pte_table)
-{
-	pmdval_t old = 0;
+#define VMEMMAP_OD_PARKED_MASK	(_PAGE_PRESENT | _PAGE_GLOBAL)
 
-	return try_cmpxchg64(&pmd->pmd, &old,
-			     __pa(page_address(pte_table)) | _KERNPG_TABLE);
+/* The entry that maps a vmemmap page. */
+static inline pte_t vmemmap_od_mk_pte(struct page *page)
+{
+	return pfn_pte(page_to_pfn(page), PAGE_KERNEL);
 }
 
-/* Map @page at an empty kernel @pte; false if something was mapped there. */
-static inline bool vmemmap_od_set_pte(pte_t *pte, struct page *page)
+/* The same, parked: not present, still naming @page. */
+static inline pte_t vmemmap_od_mk_parked_pte(struct page *page)
 {
-	pteval_t old = 0;
+	return pfn_pte(page_to_pfn(page),
+		       __pgprot(pgprot_val(PAGE_KERNEL) & ~VMEMMAP_OD_PARKED_MASK));
+}
 
-	return try_cmpxchg64(&pte->pte, &old,
-			     pte_val(pfn_pte(page_to_pfn(page), PAGE_KERNEL)));
+/*
+ * A PMD entry pointing to a PTE table. Built as a PTE is (pfn_pmd() is for
+ * huge pages: it would round the table's address down to 2 MiB).
+ */
+static inline pmd_t vmemmap_od_mk_pmd(struct page *pte_table)
+{
+	return __pmd(pte_val(pfn_pte(page_to_pfn(pte_table),
+				     __pgprot(_KERNPG_TABLE))));
+}
+
+/* The same, parked. */
+static inline pmd_t vmemmap_od_mk_parked_pmd(struct page *pte_table)
+{
+	return __pmd(pte_val(pfn_pte(page_to_pfn(pte_table),
+				     __pgprot(_KERNPG_TABLE & ~VMEMMAP_OD_PARKED_MASK))));
+}
+
+/* Replace @old by @new in a kernel PTE; false if it held something else. */
+static inline bool vmemmap_od_cmpxchg_pte(pte_t *ptep, pte_t old, pte_t new)
+{
+	pteval_t o = pte_val(old);
+
+	return try_cmpxchg64(&ptep->pte, &o, pte_val(new));
+}
+
+/* Replace @old by @new in a kernel PMD; false if it held something else. */
+static inline bool vmemmap_od_cmpxchg_pmd(pmd_t *pmdp, pmd_t old, pmd_t new)
+{
+	pmdval_t o = pmd_val(old);
+
+	return try_cmpxchg64(&pmdp->pmd, &o, pmd_val(new));
 }
 
 #endif /* _ASM_X86_VMEMMAP_OD_H */

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dax_live - on-demand vmemmap reclaim keeps the live state of DAX pages.
+ *
+ * A DAX mapping (a file on an fsdax mount, or a device-dax device, in the
+ * ondemand memmap mode) is filled with a pattern and, for device-dax, half
+ * of it is registered as io_uring fixed buffers: a long-term pin (GUP
+ * refuses long-term pins of fsdax pages, whose live state is the file's
+ * DAX entries: page->mapping and index). The test records the struct page
+ * of one pfn per vmemmap page through the test driver's "page" file, sets a
+ * tiny budget_kb and makes the driver fault in far more struct pages than
+ * the budget holds, so that reclaim runs, oldest pages first. Then:
+ *  - every recorded struct page reads back the same (refcount, pin,
+ *    mapping, index, flags), whether it stayed resident or was reclaimed
+ *    and rebuilt;
+ *  - the vmemmap pages of pinned pages and of mapped fsdax pages stayed
+ *    resident; those of mapped but unpinned device-dax pages were
+ *    reclaimed (their mapping and index are rebuilt from the pfn);
+ *  - the data is unchanged;
+ * and once the pins are dropped and the fsdax file is deleted, the same
+ * vmemmap pages are reclaimed too: the budget holds for pages that have
+ * been mapped, not only for pages never mapped.
+ *
+ * Environment:
+ *   DAX_LIVE_TARGET     a directory on a DAX filesystem, or /dev/daxX.Y
+ *   DAX_LIVE_SIZE       bytes to map (default 16 MiB; 2 MiB multiple)
+ *   DAX_LIVE_BUDGET_KB  budget during the test (default 1024)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <linux/io_uring.h>
+
+#include "../kselftest_harness.h"
+
+#define TVO		"/sys/kernel/debug/test_vmemmap_od/"
+#define OD_SYSFS	"/sys/kernel/mm/vmemmap_on_demand/"
+#define PFNS_PER_VPAGE	64
+#define MAX_SAMPLES	1024
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static long read_vmstat(const char *name)
+{
+	char key[64];
+	long val;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2)
+		if (!strcmp(key, name)) {
+			fclose(f);
+			return val;
+		}
+	fclose(f);
+	return -1;
+}
+
+static uint64_t fnv1a(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (len--)
+		h = (h ^ *p++) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The pfn behind a mapped user address, from /proc/self/pagemap. */
+static unsigned long user_pfn(void *addr)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, sizeof(e), (uintptr_t)addr / 4096 * sizeof(e)) != sizeof(e))
+		e = 0;
+	close(fd);
+	return (e >> 63) & 1 ? e & ((1ULL << 55) - 1) : 0;
+}
+
+/*
+ * The state of @pfn's struct page, without the "resident" field, in @state;
+ * whether its vmemmap page was mapped before this read touched it.
+ */
+static int page_state(unsigned long pfn, char *state, size_t len)
+{
+	char buf[256], *rest;
+	int resident = -1;
+	FILE *f;
+
+	snprintf(buf, sizeof(buf), "%#lx", pfn);
+	if (write_str(TVO "page", buf))
+		return -1;
+	f = fopen(TVO "page", "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f) ||
+	    sscanf(buf, "pfn %*s resident %d", &resident) != 1) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	rest = strstr(buf, " refcount ");
+	snprintf(state, len, "%s", rest ? rest : "");
+	return resident;
+}
+
+/* Fault in far more struct pages than the budget holds: reclaim runs. */
+static int pressure(unsigned long seed)
+{
+	char cmd[64];
+	int ret;
+
+	ret = write_str(TVO "size", "1T");
+	if (ret)
+		return ret;
+	snprintf(cmd, sizeof(cmd), "process 20000 %lu", seed);
+	ret = write_str(TVO "access", cmd);
+	write_str(TVO "size", "0");
+	return ret;
+}
+
+struct sample {
+	unsigned long pfn;
+	bool pinned;
+	char state[200];
+};
+
+FIXTURE(dax_live) {
+	bool devdax;
+	char path[256];
+	int fd;
+	int ring;
+	size_t size;
+	char *map;
+	long budget0;
+	uint64_t sum;
+	unsigned int nr;
+	struct sample s[MAX_SAMPLES];
+};
+
+FIXTURE_SETUP(dax_live)
+{
+	const char *tgt = getenv("DAX_LIVE_TARGET");
+	char budget[32];
+	struct stat st;
+	size_t i;
+
+	self->fd = self->ring = -1;
+	self->map = MAP_FAILED;
+	self->budget0 = -1;
+	if (!tgt)
+		SKIP(return, "DAX_LIVE_TARGET not set");
+	if (access(TVO "page", W_OK))
+		SKIP(return, "no test_vmemmap_od driver (CONFIG_TEST_VMEMMAP_OD)");
+	self->size = strtoull(getenv("DAX_LIVE_SIZE") ?: "16777216", NULL, 0);
+	ASSERT_EQ(0, stat(tgt, &st));
+	self->devdax = S_ISCHR(st.st_mode);
+	if (self->devdax) {
+		snprintf(self->path, sizeof(self->path), "%s", tgt);
+		self->fd = open(tgt, O_RDWR);
+	} else {
+		snprintf(self->path, sizeof(self->path), "%s/dax_live", tgt);
+		self->fd = open(self->path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+		ASSERT_LE(0, self->fd) TH_LOG("%s: %s", self->path, strerror(errno));
+		ASSERT_EQ(0, posix_fallocate(self->fd, 0, self->size));
+	}
+	ASSERT_LE(0, self->fd) TH_LOG("%s: %s", self->path, strerror(errno));
+	self->map = mmap(NULL, self->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->fd, 0);
+	ASSERT_NE(MAP_FAILED, self->map) TH_LOG("mmap: %s", strerror(errno));
+	for (i = 0; i < self->size / 8; i++)
+		((uint64_t *)self->map)[i] = (i * 0x9e3779b97f4a7c15ULL) ^ (i >> 7);
+	self->sum = fnv1a(self->map, self->size);
+
+	self->budget0 = read_long(OD_SYSFS "budget_kb");
+	ASSERT_LE(0, self->budget0) TH_LOG("no " OD_SYSFS "budget_kb");
+	snprintf(budget, sizeof(budget), "%s", getenv("DAX_LIVE_BUDGET_KB") ?: "1024");
+	ASSERT_EQ(0, write_str(OD_SYSFS "budget_kb", budget));
+}
+
+FIXTURE_TEARDOWN(dax_live)
+{
+	char buf[32];
+
+	if (self->ring >= 0)
+		close(self->ring);
+	if (self->map != MAP_FAILED)
+		munmap(self->map, self->size);
+	if (self->fd >= 0)
+		close(self->fd);
+	if (!self->devdax && self->path[0])
+		unlink(self->path);
+	if (self->budget0 >= 0) {
+		snprintf(buf, sizeof(buf), "%ld", self->budget0);
+		write_str(OD_SYSFS "budget_kb", buf);
+	}
+}
+
+/* Long-term pin the first half of the mapping as io_uring fixed buffers. */
+static int pin_half(FIXTURE_DATA(dax_live) *self)
+{
+	struct io_uring_params p = { 0 };
+	struct iovec iov = { self->map, self->size / 2 };
+
+	self->ring = syscall(__NR_io_uring_setup, 4, &p);
+	if (self->ring < 0)
+		return -errno;
+	if (syscall(__NR_io_uring_register, self->ring, IORING_REGISTER_BUFFERS,
+		    &iov, 1) < 0)
+		return -errno;
+	return 0;
+}
+
+/* One pfn per vmemmap page of the mapping, and the state of each. */
+static int record(FIXTURE_DATA(dax_live) *self)
+{
+	size_t off, step = PFNS_PER_VPAGE * 4096UL;
+
+	self->nr = 0;
+	for (off = 0; off < self->size && self->nr < MAX_SAMPLES; off += step) {
+		struct sample *s = &self->s[self->nr++];
+
+		s->pfn = user_pfn(self->map + off);
+		s->pinned = self->ring >= 0 && off < self->size / 2;
+		if (!s->pfn || page_state(s->pfn, s->state, sizeof(s->state)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Compare every sample with what was recorded; count those whose vmemmap
+ * page was reclaimed, among pinned and unpinned ones.
+ */
+static void check(struct __test_metadata *_metadata, FIXTURE_DATA(dax_live) *self,
+		  unsigned int *gone_pinned, unsigned int *gone_other)
+{
+	char state[200];
+	unsigned int i;
+
+	*gone_pinned = *gone_other = 0;
+	for (i = 0; i < self->nr; i++) {
+		struct sample *s = &self->s[i];
+		int resident = page_state(s->pfn, state, sizeof(state));
+
+		ASSERT_LE(0, resident) TH_LOG("pfn %#lx: no state", s->pfn);
+		EXPECT_STREQ(s->state, state) TH_LOG("pfn %#lx changed (resident %d)",
+						     s->pfn, resident);
+		if (!resident)
+			(*(s->pinned ? gone_pinned : gone_other))++;
+	}
+}
+
+TEST_F(dax_live, reclaim_keeps_live_state)
+{
+	long reclaimed0 = read_vmstat("vmemmap_od_reclaimed");
+	long rescued0 = read_vmstat("vmemmap_od_rescued");
+	unsigned int gone_pinned, gone_other, nr_pinned = 0, i;
+	int ret;
+
+	if (self->devdax) {
+		ret = pin_half(self);
+		ASSERT_EQ(0, ret) TH_LOG("io_uring fixed buffers: %s", strerror(-ret));
+	}
+	ASSERT_EQ(0, record(self)) TH_LOG("cannot read the struct pages (pagemap, " TVO "page)");
+	for (i = 0; i < self->nr; i++)
+		nr_pinned += self->s[i].pinned;
+
+	ASSERT_EQ(0, pressure(1));
+	ASSERT_EQ(0, pressure(2));
+	ksft_print_msg("%s: %u samples (%u pinned): reclaimed +%ld, rescued +%ld, resident %ld kB, budget %ld kB\n",
+		       self->devdax ? "devdax" : "fsdax", self->nr, nr_pinned,
+		       read_vmstat("vmemmap_od_reclaimed") - reclaimed0,
+		       read_vmstat("vmemmap_od_rescued") - rescued0,
+		       read_long(OD_SYSFS "resident_kb"), read_long(OD_SYSFS "budget_kb"));
+	check(_metadata, self, &gone_pinned, &gone_other);
+	ksft_print_msg("under pressure: %u of %u pinned and %u of %u other sampled vmemmap pages were reclaimed\n",
+		       gone_pinned, nr_pinned, gone_other, self->nr - nr_pinned);
+	EXPECT_EQ(self->sum, fnv1a(self->map, self->size)) TH_LOG("data changed");
+	if (self->devdax) {
+		/*
+		 * The vmemmap page holding a pinned 2 MiB page's head and pin
+		 * count stays; the tail-only ones of it may go. Unpinned
+		 * mapped pages go, mapping and index rebuilt.
+		 */
+		EXPECT_GT(self->nr - nr_pinned, 0);
+		EXPECT_EQ(self->nr - nr_pinned, gone_other);
+		for (i = 0; i < self->nr; i++) {
+			char state[200];
+
+			if (self->s[i].pinned && self->s[i].pfn % 512 == 0)
+				EXPECT_EQ(1, page_state(self->s[i].pfn, state, sizeof(state)))
+					TH_LOG("pinned head pfn %#lx was reclaimed", self->s[i].pfn);
+		}
+	} else {
+		/* Mapped fsdax pages hold the file's mapping: all stay. */
+		EXPECT_EQ(0, gone_other);
+	}
+
+	/* Drop the pins and the mapping (and the fsdax file): now they go. */
+	if (self->ring >= 0) {
+		close(self->ring);
+		self->ring = -1;
+	}
+	munmap(self->map, self->size);
+	self->map = MAP_FAILED;
+	if (!self->devdax) {
+		close(self->fd);
+		self->fd = -1;
+		ASSERT_EQ(0, unlink(self->path));
+		self->path[0] = 0;
+	}
+	ASSERT_EQ(0, pressure(3));
+	for (i = 0, gone_other = 0; i < self->nr; i++) {
+		char state[200];
+
+		gone_other += page_state(self->s[i].pfn, state, sizeof(state)) == 0;
+	}
+	ksft_print_msg("after unpin/unmap%s: %u of %u sampled vmemmap pages were reclaimed\n",
+		       self->devdax ? "" : "/unlink", gone_other, self->nr);
+	EXPECT_EQ(self->nr, gone_other);
+
+	if (self->devdax) {
+		/* The device still holds the data; struct pages as recorded. */
+		self->map = mmap(NULL, self->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				 self->fd, 0);
+		ASSERT_NE(MAP_FAILED, self->map);
+		EXPECT_EQ(self->sum, fnv1a(self->map, self->size)) TH_LOG("data changed");
+		for (i = 0; i < self->nr; i++) {
+			char state[200];
+
+			if (self->s[i].pinned)
+				continue;	/* recorded while pinned */
+			page_state(self->s[i].pfn, state, sizeof(state));
+			EXPECT_STREQ(self->s[i].state, state)
+				TH_LOG("pfn %#lx changed", self->s[i].pfn);
+		}
+	}
+}
+
+TEST_HARNESS_MAIN
