@@ -10,7 +10,8 @@ H := harness
 
 # Size of the emulated pmem for `make vm` and `make demo` (QEMU size syntax).
 PMEM ?= 1T
-# `make demo FULL=1` measures map=dev at the full $(PMEM) instead of 64G.
+# `make demo FULL=1` measures map=dev at the full $(PMEM) instead of 64G;
+# `make bench FULL=1` also binds 1 TiB with map=dev.
 FULL ?= 0
 # `make check INJECT=fail|warn|oops|panic|hang` breaks the run on purpose,
 # to show that the harness notices.
@@ -20,7 +21,7 @@ INJECT ?=
 LA57 ?= on
 export VOD_LA57 := $(LA57)
 
-.PHONY: help deps kernel initramfs vm check demo clean distclean
+.PHONY: help deps kernel initramfs vm check demo bench clean distclean
 
 help:
 	@echo 'On-demand vmemmap workbench. Targets:'
@@ -30,8 +31,9 @@ help:
 	@echo '  make vm         boot an interactive guest: 2 GiB RAM + $$PMEM of pmem (default 1T)'
 	@echo '  make check      boot the test kernel, run KUnit + kselftests, print "N passed, N failed"'
 	@echo '  make demo       the main job: what upstream does with a 1 TiB pmem in a 2 GiB guest'
+	@echo '  make bench      on-demand vs map=mem vs map=dev, fault cost, reclaim: bench/results.md + plots'
 	@echo '  make clean      remove build/ except the kernel tree; distclean removes all of build/'
-	@echo 'Variables: PMEM=SIZE (vm, demo), FULL=1 (demo: map=dev at full size),'
+	@echo 'Variables: PMEM=SIZE (vm, demo), FULL=1 (demo, bench: map=dev at full size),'
 	@echo '           INJECT=fail|warn|oops|panic|hang (check), LA57=on|off (guest paging levels)'
 
 deps:
@@ -51,6 +53,9 @@ check: initramfs
 
 demo: initramfs
 	@$(H)/demo.sh $(PMEM) $(FULL)
+
+bench: initramfs
+	@FULL=$(FULL) $(H)/bench.sh
 
 clean:
 	rm -rf build/initramfs* build/selftests build/logs build/pmem build/bzImage

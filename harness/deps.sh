@@ -14,6 +14,8 @@ pkgs=(
 	qemu-system-x86 busybox-static
 	# real tools copied into the guest
 	linux-perf fio ndctl daxctl e2fsprogs
+	# make bench: the plots
+	gnuplot-nox
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -7,7 +7,8 @@
 #               [--interactive] [--accel auto|tcg|kvm]
 #               [--pmem-name NAME] [--keep-pmem]
 #
-# Each --pmem size becomes one -device nvdimm (an ACPI NFIT region) backed
+# VOD_KERNEL=PATH boots another bzImage (make bench: the kernel built with
+# CONFIG_VMEMMAP_ON_DEMAND=n). Each --pmem size becomes one -device nvdimm (an ACPI NFIT region) backed
 # by a fresh sparse file under build/pmem/, deleted when QEMU exits; with
 # --keep-pmem, files of the same --pmem-name are reused and kept (what the
 # guest wrote persists across boots, as on real pmem). The
@@ -44,7 +45,8 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ -f "$B/bzImage" ] && [ -f "$B/initramfs.cpio" ] || die "run 'make initramfs' first"
+kernel=${VOD_KERNEL:-$B/bzImage}
+[ -f "$kernel" ] && [ -f "$B/initramfs.cpio" ] || die "run 'make initramfs' first"
 mkdir -p "$B/logs" "$B/pmem"
 console=$B/logs/$name.console.log
 tap=$B/logs/$name.tap
@@ -83,7 +85,7 @@ cpu="max,phys-bits=46"
 
 qargs=(-cpu "$cpu" -smp "$smp"
 	-machine pc,nvdimm=on -m "$memarg"
-	-kernel "$B/bzImage" -initrd "$B/initramfs.cpio"
+	-kernel "$kernel" -initrd "$B/initramfs.cpio"
 	-append "$cmdline" -display none -no-reboot "${dev_args[@]}")
 
 # A KVM probe boot (no pmem, 30 s); cached per host boot.
@@ -94,7 +96,7 @@ if [ "$accel" = auto ]; then
 		if [ -w /dev/kvm ]; then
 			say "probing KVM (30 s at most)"
 			if { timeout -k 5 30 qemu-system-x86_64 -accel kvm -cpu max -m 512M \
-				-kernel "$B/bzImage" -initrd "$B/initramfs.cpio" -display none \
+				-kernel "$kernel" -initrd "$B/initramfs.cpio" -display none \
 				-no-reboot -serial "file:$B/logs/kvm-probe.log" \
 				-append "console=ttyS0 panic=-1 vod.job=probe"; } >/dev/null 2>&1 &&
 				grep -q 'vod: probe ok' "$B/logs/kvm-probe.log"; then

@@ -347,7 +347,7 @@ static void od_reserve_drain(void)
 
 static void od_refill_workfn(struct work_struct *work)
 {
-	if (static_key_enabled(&vmemmap_od_active))
+	if (READ_ONCE(od_batch))
 		od_reserve_fill();
 }
 
@@ -1187,6 +1187,9 @@ static unsigned long od_shrink_scan(struct shrinker *shrinker,
 	if (od_batch)
 		freed = od_reclaim(sc->nr_to_scan, LONG_MIN,
 				   GFP_NOWAIT | __GFP_NOWARN);
+	/* Room was made: a stuck budget pass may succeed again. */
+	if (freed)
+		WRITE_ONCE(od_stuck_at, 0);
 	mutex_unlock(&od_reclaim_lock);
 	return freed ?: SHRINK_STOP;
 }
@@ -1322,6 +1325,14 @@ int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid)
 		return -ENOMEM;
 	}
 
+	/*
+	 * Before od_lock: this takes cpu_hotplug_lock, which unregistration
+	 * holds (memory hotplug) when it takes od_lock. Never disabled again
+	 * (that would take cpu_hotplug_lock under mem_hotplug_begin()): with
+	 * no window, the bounds are empty and the filter stays one compare.
+	 */
+	static_branch_enable(&vmemmap_od_active);
+
 	mutex_lock(&od_lock);
 	if (list_empty(&od_windows_list)) {
 		ret = od_batch_alloc();
@@ -1340,14 +1351,18 @@ int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid)
 				    pfn_to_section_nr(end_pfn - 1), w,
 				    GFP_KERNEL));
 	if (ret)
-		goto err;
+		goto err_xa;
 	if (list_empty(&od_windows_list))
 		od_reserve_fill();
 	list_add(&w->list, &od_windows_list);
 	od_update_bounds();
-	static_branch_enable(&vmemmap_od_active);
 	mutex_unlock(&od_lock);
 	return 0;
+err_xa:
+	/* Part of the range may point to w: make sure no fault still sees it. */
+	xa_store_range(&od_windows, pfn_to_section_nr(start_pfn),
+		       pfn_to_section_nr(end_pfn - 1), NULL, GFP_KERNEL);
+	synchronize_rcu();
 err:
 	atomic_long_sub(w->nr_tables, &od_resident);
 	if (list_empty(&od_windows_list))
@@ -1399,8 +1414,8 @@ void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id)
 
 	/* The upper tables go with the sections, in vmemmap_free(). */
 	atomic_long_sub(w->nr_tables, &od_resident);
+	WRITE_ONCE(od_stuck_at, 0);
 	if (list_empty(&od_windows_list)) {
-		static_branch_disable(&vmemmap_od_active);
 		cancel_work_sync(&od_refill_work);
 		od_reserve_drain();
 		od_batch_free();
@@ -1562,6 +1577,8 @@ static int __init vmemmap_od_init(void)
 	struct kobject *kobj;
 	int ret;
 
+	/* A vmemmap page holds whole struct pages: 64 on x86-64. */
+	BUILD_BUG_ON(PAGE_SIZE % sizeof(struct page));
 	fault_create_debugfs_attr("fail_vmemmap_od", NULL, &fail_vmemmap_od);
 
 	od_reclaimd = kthread_run(od_reclaimd_fn, NULL, "vmemmap_od");

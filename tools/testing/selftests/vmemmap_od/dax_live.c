@@ -181,7 +181,8 @@ FIXTURE_SETUP(dax_live)
 	struct stat st;
 	size_t i;
 
-	self->fd = self->ring = -1;
+	self->fd = -1;
+	self->ring = -1;
 	self->map = MAP_FAILED;
 	self->budget0 = -1;
 	if (!tgt)

@@ -352,7 +352,7 @@ TEST(budget_kb_rejects_nonsense)
 
 	if (before < 0)
 		SKIP(return, "no " OD_SYSFS "budget_kb");
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		EXPECT_EQ(-EINVAL, write_str(OD_SYSFS "budget_kb", bad[i]))
 			TH_LOG("budget_kb accepted \"%s\"", bad[i]);
 		EXPECT_EQ(before, read_long(OD_SYSFS "budget_kb"));
