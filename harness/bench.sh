@@ -16,6 +16,9 @@ FULL=${FULL:-0}
 out=$top/bench
 mkdir -p "$out" "$B/logs"
 
+# BENCH_REPORT=1: only rewrite bench/ from the logs of the last boots.
+if [ "${BENCH_REPORT:-0}" != 1 ]; then
+
 # The kernel without the feature: the test tree, reconfigured.
 N=$B/linux-nood
 say "building the CONFIG_VMEMMAP_ON_DEMAND=n kernel in build/linux-nood"
@@ -43,6 +46,7 @@ run bench --job bench --pmem 64G,1T --smp 2 --timeout 3000 \
 	$([ "$FULL" = 1 ] && echo --args full)
 say "boot bench-nood: CONFIG_VMEMMAP_ON_DEMAND=n"
 VOD_KERNEL=$B/bzImage-nood run bench-nood --job bench-nood --pmem none --smp 2 --timeout 600
+fi
 
 cat "$B/logs/bench.tap" "$B/logs/bench-nood.tap" | sed -n 's/^# BENCH //p' >"$out/bench.txt"
 sed -n 's/^# CSV reclaim //p' "$B/logs/bench.tap" >"$out/reclaim.csv"
@@ -52,7 +56,7 @@ machine="$(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 
 python3 "$top/harness/bench-report.py" "$out" "$machine" "$FULL" >"$out/results.md"
 
 gnuplot <<EOF
-set terminal pngcairo size 800,480 font ",11"
+set terminal pngcairo size 800,480 font ",11" noenhanced
 set datafile separator ","
 set output "$out/reclaim_throughput.png"
 set title "Accesses per second vs working set (one thread, budget 4 MiB, TCG)"
