@@ -28,16 +28,7 @@
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
-
-static uint64_t fnv1a(const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (len--)
-		h = (h ^ *p++) * 0x100000001b3ULL;
-	return h;
-}
+#include "vod_util.h"
 
 static size_t env_size(const char *name, size_t def)
 {
@@ -50,7 +41,7 @@ static size_t env_size(const char *name, size_t def)
  * Value of one /proc/vmstat counter, or -1 if it is not there. Per-cpu
  * deltas are folded first (vm.stat_refresh), so the value is exact.
  */
-static long long read_vmstat(const char *name)
+static long long read_vmstat_exact(const char *name)
 {
 	char key[64];
 	long long val;
@@ -181,11 +172,11 @@ static int dio_fill(struct __test_metadata *_metadata, FIXTURE_DATA(dax_dio) *se
 
 TEST_F(dax_dio, scattered_reads_pin_dax_pages)
 {
-	long long pins0 = read_vmstat("nr_foll_pin_acquired"), pins;
+	long long pins0 = read_vmstat_exact("nr_foll_pin_acquired"), pins;
 
 	ASSERT_LE(0, pins0) TH_LOG("no nr_foll_pin_acquired in /proc/vmstat");
 	ASSERT_EQ(0, dio_fill(_metadata, self));
-	pins = read_vmstat("nr_foll_pin_acquired") - pins0;
+	pins = read_vmstat_exact("nr_foll_pin_acquired") - pins0;
 	ksft_print_msg("%zu MiB in %zu KiB O_DIRECT reads, %lld pages pinned\n",
 		       self->size >> 20, self->chunk >> 10, pins);
 	/* Each destination page was pinned through GUP at least once. */

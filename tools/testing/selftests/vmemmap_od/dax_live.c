@@ -41,63 +41,10 @@
 #include <linux/io_uring.h>
 
 #include "../kselftest_harness.h"
+#include "vod_util.h"
 
-#define TVO		"/sys/kernel/debug/test_vmemmap_od/"
-#define OD_SYSFS	"/sys/kernel/mm/vmemmap_on_demand/"
 #define PFNS_PER_VPAGE	64
 #define MAX_SAMPLES	1024
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static long read_vmstat(const char *name)
-{
-	char key[64];
-	long val;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2)
-		if (!strcmp(key, name)) {
-			fclose(f);
-			return val;
-		}
-	fclose(f);
-	return -1;
-}
-
-static uint64_t fnv1a(const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (len--)
-		h = (h ^ *p++) * 0x100000001b3ULL;
-	return h;
-}
 
 /* The pfn behind a mapped user address, from /proc/self/pagemap. */
 static unsigned long user_pfn(void *addr)

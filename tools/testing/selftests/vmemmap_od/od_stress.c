@@ -33,55 +33,12 @@
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
+#include "vod_util.h"
 
-#define TVO	"/sys/kernel/debug/test_vmemmap_od/"
-#define OD_SYSFS "/sys/kernel/mm/vmemmap_on_demand/"
 #define FAIL_OD	"/sys/kernel/debug/fail_vmemmap_od/"
 #define THREADS	4
 /* One reclaim batch: 64 vmemmap pages of 4 kB. */
 #define BATCH_KB	256
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static long read_vmstat(const char *name)
-{
-	char key[64];
-	long val;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2)
-		if (!strcmp(key, name)) {
-			fclose(f);
-			return val;
-		}
-	fclose(f);
-	return -1;
-}
 
 /* "accesses N violations N touched N" */
 static void read_stats(long *accesses, long *violations, long *touched)
