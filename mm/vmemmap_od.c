@@ -13,9 +13,23 @@
  * recently allocated first, to keep the memmap under a budget and under
  * memory pressure.
  *
+ * Who populates. Code that hands out device pfns populates their struct
+ * pages where it may still sleep, before it takes any lock, with
+ * vmemmap_od_populate(): the DAX fault paths (before dax_associate_entry()
+ * and dax_set_mapping()), slow GUP (a follow that finds a struct page not
+ * mapped returns to __get_user_pages(), which populates and retries),
+ * memory_failure(). GUP-fast checks vmemmap_od_pfn_mapped() and falls back
+ * to slow GUP. pfn walkers skip ZONE_DEVICE pfns (pfn_to_online_page()).
+ * What is left for the fault path is code with no sleepable point: debug
+ * and dump readers, get_kernel_nofault() users, code not known here, and
+ * a consumer whose page reclaim took again between its populate and its
+ * touch. vmemmap_od_atomic_faults counts those.
+ *
  * Contexts. The fault can come from any code that touches a struct page:
- * process context, spinlocks held, IRQs off, softirq, hardirq, NMI. So the
- * fault path never sleeps, takes no lock and never waits for the reclaimer:
+ * process context, spinlocks held (zone->lock, an rq lock), IRQs off,
+ * softirq, hardirq, NMI. So the fault path never sleeps, takes no lock,
+ * never waits for the reclaimer and never enters the page allocator (not
+ * even GFP_NOWAIT, which wakes kswapd and takes zone->lock):
  *  - page-table levels down to the PMD tables are created at registration
  *    (sleepable), and synced to all page tables there; a fault only ever
  *    fills a PMD entry (with a PTE table) and a PTE;
@@ -25,18 +39,20 @@
  *  - a new vmemmap page is initialised through its direct-map address
  *    before its PTE is installed, so no CPU ever sees it half made (x86
  *    stores are ordered, and the cmpxchg is a full barrier);
- *  - pages come from a per-CPU reserve, taken and refilled with atomic
- *    xchg/cmpxchg on its slots (safe against NMIs and remote refills), and
- *    refilled from a workqueue kicked by irq_work; when the reserve is empty
- *    a non-NMI fault tries one GFP_NOWAIT allocation (no reclaim, no
- *    recursion into the fault path);
+ *  - pages come only from a per-CPU reserve of the window's node, taken
+ *    and refilled with atomic xchg/cmpxchg on its slots (safe against NMIs
+ *    and remote refills), sized for a fault in each of four nested
+ *    contexts, and refilled synchronously by vmemmap_od_populate() and
+ *    vmemmap_od_preload(), by a worker kicked through irq_work, and for a
+ *    CPU coming online before it runs; a page a fault cannot give back
+ *    goes to a lock-free list the worker frees;
  *  - a new vmemmap page joins the reclaimer's LRA list through a lock-free
  *    llist.
- * When no page can be had, or in NMI with an empty reserve, the fault is not
- * served: vmemmap_od_fault() returns false and the access takes the
- * ordinary bad-kernel-access path (an exception-table fixup for
- * get_kernel_nofault() and friends, an oops otherwise). vmemmap_od_fault_failed
- * counts these.
+ * When the reserve is empty the fault is not served: vmemmap_od_fault()
+ * returns false and the access takes the ordinary bad-kernel-access path
+ * (an exception-table fixup for get_kernel_nofault() and friends; an oops
+ * otherwise, reported once with its context first).
+ * vmemmap_od_fault_failed counts these.
  *
  * Reclaim. One reclaimer at a time (od_reclaim_lock): the vmemmap_od
  * kthread when the resident memmap nears budget_kb, or the shrinker. It
@@ -87,7 +103,9 @@
  * (memunmap_pages()) has waited for all pgmap references to go, so nobody
  * legitimately touches the struct pages any more.
  */
+#include <linux/cpuhotplug.h>
 #include <linux/delay.h>
+#include <linux/extable.h>
 #include <linux/fault-inject.h>
 #include <linux/irq_work.h>
 #include <linux/kprobes.h>
@@ -100,6 +118,7 @@
 #include <linux/page-isolation.h>
 #include <linux/pgtable.h>
 #include <linux/sched/clock.h>
+#include <linux/sched/mm.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
@@ -142,6 +161,7 @@
  *	DAX state of OD_SAVED_PAGES struct pages that the fault path must
  *	write back (struct od_saved: 16 bits of mapping, then 16 bits per
  *	saved flag); stored by the reclaimer before the vmemmap page goes
+ * @idle_head_ref: refcount of an idle compound head (compound pages only)
  * @dax_mapping: the device-dax mapping of this range, once seen
  * @dax_delta: page->index - pfn of this range's device-dax pages
  * @list: in od_windows_list, under od_lock
@@ -156,6 +176,7 @@ struct vmemmap_od_window {
 	atomic_long_t nr_pages;
 	atomic_long_t nr_pte_tables;
 	struct page *tmpl;
+	int idle_head_ref;
 	struct xarray saved;
 	struct address_space *dax_mapping;
 	unsigned long dax_delta;
@@ -180,19 +201,42 @@ const struct vmemmap_od_bounds *vmemmap_od_bounds = &od_bounds_slot[0];
 /* Resident on-demand memmap, page tables included, in pages. */
 static atomic_long_t od_resident;
 
-#define OD_RESERVE_SLOTS	16
+/*
+ * The fault path's pages. A fault in one context can be interrupted by a
+ * fault in a nested one (task, softirq, hardirq, NMI) before the refill
+ * runs, and each may need a PTE table and a vmemmap page: room for two
+ * such accesses per level. Known consumers populate in sleepable context
+ * first (vmemmap_od_populate()), so the reserve only serves code that has
+ * no sleepable point, and is refilled at those points and by a worker.
+ */
+#define OD_NEST_LEVELS		4
+#define OD_RESERVE_SLOTS	(OD_NEST_LEVELS * 2 * 2)
 
-/* Pages for the fault path. Slots are taken and filled with xchg/cmpxchg. */
+/* One CPU's pages of one node. Slots are taken and filled with xchg/cmpxchg. */
 struct od_reserve {
 	struct page *slot[OD_RESERVE_SLOTS];
 };
 
-static DEFINE_PER_CPU(struct od_reserve, od_reserve);
+/*
+ * Per node, the per-CPU reserves, allocated when the node's first window
+ * registers and kept (empty) after its last one goes, so that the fault
+ * path needs no lock to find them. od_node_windows[] counts the windows of
+ * each node (under od_lock): reserves are filled only while it is not 0.
+ */
+static struct od_reserve __percpu **od_reserves;
+static unsigned int *od_node_windows;
+/* Pages a fault could not put back into a full reserve; freed by the worker. */
+static LLIST_HEAD(od_spare);
 static void od_kick(struct irq_work *work);
 static DEFINE_PER_CPU(struct irq_work, od_kick_irq_work) =
 	IRQ_WORK_INIT_HARD(od_kick);
 static void od_refill_workfn(struct work_struct *work);
 static DECLARE_WORK(od_refill_work, od_refill_workfn);
+/*
+ * Unbound, so that another CPU refills the reserve of one that faults in a
+ * loop without scheduling; with a rescuer, as it refills under pressure.
+ */
+static struct workqueue_struct *od_wq;
 
 /*
  * The LRA (least recently allocated) order of resident vmemmap pages. The
@@ -306,49 +350,153 @@ static unsigned long od_vaddr(unsigned long pfn)
 	return (unsigned long)pfn_to_page(pfn);
 }
 
-/* Fill every empty reserve slot of every online CPU. May sleep. */
-static void od_reserve_fill(void)
+static bool od_node_active(int nid)
 {
-	int cpu, i;
+	return READ_ONCE(od_node_windows[nid]);
+}
 
-	for_each_online_cpu(cpu) {
-		struct od_reserve *r = per_cpu_ptr(&od_reserve, cpu);
+static struct od_reserve *od_reserve_of(int cpu, int nid)
+{
+	return per_cpu_ptr(READ_ONCE(od_reserves[nid]), cpu);
+}
 
-		for (i = 0; i < OD_RESERVE_SLOTS; i++) {
-			struct page *page;
+/*
+ * Fill the empty slots of @cpu's reserve of node @nid with pages from that
+ * node. A page put in after the node's last window went is taken out
+ * again (od_reserve_drain() sets the count to 0 before it drains).
+ */
+static int od_reserve_fill_cpu(int cpu, int nid, gfp_t gfp)
+{
+	struct od_reserve *r = od_reserve_of(cpu, nid);
+	int i;
 
-			if (READ_ONCE(r->slot[i]))
-				continue;
-			page = alloc_pages_node(cpu_to_node(cpu),
-						GFP_KERNEL | __GFP_NOWARN, 0);
-			if (!page)
-				return;
-			if (cmpxchg(&r->slot[i], NULL, page))
-				__free_page(page);
+	for (i = 0; i < OD_RESERVE_SLOTS; i++) {
+		struct page *page;
+
+		if (READ_ONCE(r->slot[i]))
+			continue;
+		page = alloc_pages_node(nid, gfp | __GFP_NOWARN, 0);
+		if (!page)
+			return -ENOMEM;
+		if (cmpxchg(&r->slot[i], NULL, page)) {
+			__free_page(page);
+			continue;
 		}
+		if (!od_node_active(nid)) {
+			page = xchg(&r->slot[i], NULL);
+			if (page)
+				__free_page(page);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* Fill @cpu's reserves of every node that has a window. */
+static int od_reserve_fill_nodes(int cpu, gfp_t gfp)
+{
+	int nid, ret = 0;
+
+	for_each_node(nid)
+		if (od_node_active(nid))
+			ret = od_reserve_fill_cpu(cpu, nid, gfp) ?: ret;
+	return ret;
+}
+
+static void od_reserve_drain_cpu(int cpu, int nid)
+{
+	struct od_reserve *r = od_reserve_of(cpu, nid);
+	int i;
+
+	for (i = 0; i < OD_RESERVE_SLOTS; i++) {
+		struct page *page = xchg(&r->slot[i], NULL);
+
+		if (page)
+			__free_page(page);
 	}
 }
 
-static void od_reserve_drain(void)
+/* Free the pages faults could not put back. */
+static void od_spare_free(void)
 {
-	int cpu, i;
+	struct llist_node *node = llist_del_all(&od_spare);
 
-	for_each_possible_cpu(cpu) {
-		struct od_reserve *r = per_cpu_ptr(&od_reserve, cpu);
+	while (node) {
+		struct page *page = container_of((struct list_head *)node,
+						 struct page, lru);
 
-		for (i = 0; i < OD_RESERVE_SLOTS; i++) {
-			struct page *page = xchg(&r->slot[i], NULL);
-
-			if (page)
-				__free_page(page);
-		}
+		node = node->next;
+		__free_page(page);
 	}
+}
+
+/*
+ * A window of node @nid comes. Under od_lock; may sleep. The reserves of
+ * this node are filled for every online CPU before the window can fault.
+ */
+static int od_node_get(int nid)
+{
+	int cpu;
+
+	lockdep_assert_held(&od_lock);
+	if (!od_reserves[nid]) {
+		struct od_reserve __percpu *r = alloc_percpu(struct od_reserve);
+
+		if (!r)
+			return -ENOMEM;
+		WRITE_ONCE(od_reserves[nid], r);
+	}
+	WRITE_ONCE(od_node_windows[nid], od_node_windows[nid] + 1);
+	for_each_online_cpu(cpu)
+		od_reserve_fill_cpu(cpu, nid, GFP_KERNEL);
+	return 0;
+}
+
+/* A window of node @nid went, and no fault can still see it. Under od_lock. */
+static void od_node_put(int nid)
+{
+	int cpu;
+
+	lockdep_assert_held(&od_lock);
+	WRITE_ONCE(od_node_windows[nid], od_node_windows[nid] - 1);
+	if (od_node_windows[nid])
+		return;
+	/* Pairs with the cmpxchg in od_reserve_fill_cpu(). */
+	smp_mb();
+	for_each_possible_cpu(cpu)
+		od_reserve_drain_cpu(cpu, nid);
 }
 
 static void od_refill_workfn(struct work_struct *work)
 {
-	if (READ_ONCE(od_batch))
-		od_reserve_fill();
+	int cpu;
+
+	od_spare_free();
+	/*
+	 * No cpus_read_lock(): unregistration cancels this work under it. A
+	 * CPU that goes meanwhile is drained by od_cpu_dead() or, if filled
+	 * after that, when the node's last window goes.
+	 */
+	for_each_online_cpu(cpu)
+		od_reserve_fill_nodes(cpu, GFP_KERNEL);
+}
+
+/* CPU hotplug: a CPU gets its reserves before it runs anything. */
+static int od_cpu_prepare(unsigned int cpu)
+{
+	return od_reserve_fill_nodes(cpu, GFP_KERNEL);
+}
+
+/* ... and gives them back once it is dead. */
+static int od_cpu_dead(unsigned int cpu)
+{
+	int nid;
+
+	irq_work_sync(per_cpu_ptr(&od_kick_irq_work, cpu));
+	for_each_node(nid)
+		if (od_reserves[nid])
+			od_reserve_drain_cpu(cpu, nid);
+	return 0;
 }
 
 /*
@@ -379,44 +527,68 @@ static void od_wake_reclaimd(void)
 /* irq_work: queueing work and waking tasks is not allowed from NMI, this is. */
 static void od_kick(struct irq_work *work)
 {
-	queue_work(system_highpri_wq, &od_refill_work);
+	queue_work(od_wq, &od_refill_work);
 	od_wake_reclaimd();
 }
 
-/*
- * A page for the fault path: from this CPU's reserve, else (not in NMI)
- * one GFP_NOWAIT attempt. Called with IRQs off.
+/**
+ * struct od_src - where od_populate() takes its pages from
+ * @reserve: this CPU's reserve of the window's node (the fault path, which
+ *	must not enter the page allocator: it may run under zone->lock, an
+ *	rq lock, in NMI); else @spare
+ * @spare: pages vmemmap_od_populate() allocated beforehand, where it could
+ *	sleep; what od_populate() did not use stays here
  */
-static struct page *od_page_get(int nid)
+struct od_src {
+	bool reserve;
+	struct page *spare[2];
+};
+
+/*
+ * A page for od_populate(). From the reserve with IRQs off, in any context:
+ * never the page allocator. Kicks the refill.
+ */
+static struct page *od_page_get(struct od_src *src, int nid)
 {
-	struct od_reserve *r = this_cpu_ptr(&od_reserve);
+	struct od_reserve *r;
 	struct page *page = NULL;
 	int i;
 
-	/* Fault injection: an empty reserve and a failing allocator. */
+	if (!src->reserve) {
+		for (i = 0; i < ARRAY_SIZE(src->spare) && !page; i++)
+			page = xchg(&src->spare[i], NULL);
+		return page;
+	}
+	/* Fault injection: an empty reserve. */
 	if (should_fail(&fail_vmemmap_od, PAGE_SIZE))
 		return NULL;
-
+	r = this_cpu_ptr(READ_ONCE(od_reserves[nid]));
 	for (i = 0; i < OD_RESERVE_SLOTS && !page; i++)
 		page = xchg(&r->slot[i], NULL);
 	irq_work_queue(this_cpu_ptr(&od_kick_irq_work));
-	if (!page && !in_nmi())
-		page = alloc_pages_node(nid, GFP_NOWAIT | __GFP_NOWARN, 0);
 	return page;
 }
 
-/* Give back a page the fault path did not use. */
-static void od_page_put(struct page *page)
+/* Give back a page od_populate() did not use. */
+static void od_page_put(struct od_src *src, int nid, struct page *page)
 {
-	struct od_reserve *r = this_cpu_ptr(&od_reserve);
+	struct od_reserve *r;
 	int i;
 
+	if (!src->reserve) {
+		for (i = 0; i < ARRAY_SIZE(src->spare); i++)
+			if (!cmpxchg(&src->spare[i], NULL, page))
+				return;
+		WARN_ON_ONCE(1);
+		return;
+	}
+	r = this_cpu_ptr(READ_ONCE(od_reserves[nid]));
 	for (i = 0; i < OD_RESERVE_SLOTS; i++)
 		if (!cmpxchg(&r->slot[i], NULL, page))
 			return;
-	/* The slot it came from was refilled meanwhile. */
-	if (!WARN_ON_ONCE(in_nmi()))
-		__free_page(page);
+	/* The slot it came from was refilled meanwhile: the worker frees it. */
+	llist_add((struct llist_node *)&page->lru, &od_spare);
+	irq_work_queue(this_cpu_ptr(&od_kick_irq_work));
 }
 
 static void od_account(struct vmemmap_od_window *w, long pages, long pte_tables)
@@ -541,13 +713,14 @@ static void od_lra_add(struct page *page, unsigned long vaddr)
 }
 
 /*
- * Populate the vmemmap page at @vaddr, whose first struct page is @pfn's.
- * Returns true when the access can be retried: the page is mapped (by us,
- * by a racing CPU, or put back from reclaim), or something moved under us
- * and the retry will fault again.
+ * Populate the vmemmap page at @vaddr, whose first struct page is @pfn's,
+ * with pages from @src. Under RCU (the PTE table stays allocated, see the
+ * top). Returns true when the access can be retried: the page is mapped
+ * (by us, by a racing CPU, or put back from reclaim), or something moved
+ * under us and the retry will fault again; false when @src had no page.
  */
 static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
-			unsigned long pfn)
+			unsigned long pfn, struct od_src *src)
 {
 	u64 t0 = local_clock();
 	pmd_t *pmd = od_pmd(vaddr);
@@ -560,15 +733,15 @@ static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 		return false;
 	pmdval = READ_ONCE(*pmd);
 	if (pmd_none(pmdval)) {
-		struct page *table = od_page_get(w->nid);
+		struct page *table = od_page_get(src, w->nid);
 
 		if (!table)
-			goto fail;
+			return false;
 		clear_page(page_address(table));
 		if (vmemmap_od_cmpxchg_pmd(pmd, pmdval, vmemmap_od_mk_pmd(table)))
 			od_account(w, 0, 1);
 		else
-			od_page_put(table);
+			od_page_put(src, w->nid, table);
 		pmdval = READ_ONCE(*pmd);
 	} else if (!pmd_present(pmdval)) {
 		/* Parked by the reclaimer: put the same table back. */
@@ -595,32 +768,84 @@ static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 		return true;
 	}
 
-	page = od_page_get(w->nid);
+	page = od_page_get(src, w->nid);
 	if (!page)
-		goto fail;
+		return false;
 	od_saved_get(w, pfn, &saved);
 	od_build(w, page_address(page), pfn, &saved);
 	/* Counted before it is installed: see od_free_dying(). */
 	atomic_long_inc(od_table_count(pmd_page(pmdval)));
 	if (!vmemmap_od_cmpxchg_pte(pte, pteval, vmemmap_od_mk_pte(page))) {
 		atomic_long_dec(od_table_count(pmd_page(pmdval)));
-		od_page_put(page);
+		od_page_put(src, w->nid, page);
 		return true;
 	}
 	od_account(w, 1, 0);
 	od_lra_add(page, vaddr);
 	count_vm_event(VMEMMAP_OD_FAULTS);
+	if (src->reserve)
+		count_vm_event(VMEMMAP_OD_ATOMIC_FAULTS);
 
 	/* What memmap_init_zone_device() does per pageblock; now mapped. */
 	if (IS_ALIGNED(pfn, pageblock_nr_pages))
 		set_pageblock_migratetype(pfn_to_page(pfn), MIGRATE_MOVABLE);
 
-	trace_vmemmap_od_fault(pfn, od_nr_struct_pages(w, pfn), local_clock() - t0);
+	trace_vmemmap_od_fault(pfn, od_nr_struct_pages(w, pfn),
+			       local_clock() - t0, src->reserve);
 	return true;
+}
 
-fail:
-	count_vm_event(VMEMMAP_OD_FAULT_FAILED);
-	return false;
+/* Is the vmemmap page at @vaddr of a window mapped? Under RCU. */
+static bool od_vaddr_mapped(unsigned long vaddr)
+{
+	pmd_t *pmd = od_pmd(vaddr);
+	pmd_t pmdval;
+
+	if (!pmd)
+		return false;
+	pmdval = READ_ONCE(*pmd);
+	return pmd_present(pmdval) && !pmd_leaf(pmdval) &&
+	       pte_present(ptep_get(od_pte(pmdval, vaddr)));
+}
+
+/* The pfn of the head of @pfn's compound page (@pfn without compound pages). */
+static unsigned long od_head_pfn(struct vmemmap_od_window *w, unsigned long pfn)
+{
+	unsigned long nr = 1UL << w->pgmap->vmemmap_shift;
+
+	return w->start_pfn + round_down(pfn - w->start_pfn, nr);
+}
+
+/*
+ * Populate the vmemmap page at @vaddr where we may sleep: allocate with
+ * @gfp first, then install under RCU. Reclaim may take the page again at
+ * once; a few tries, then the access that follows faults and is served
+ * from the reserve.
+ */
+static int od_populate_sleepable(struct vmemmap_od_window *w,
+				 unsigned long vaddr, struct od_src *src,
+				 gfp_t gfp)
+{
+	unsigned long pfn = page_to_pfn((struct page *)vaddr);
+	int tries, i;
+	bool ok;
+
+	for (tries = 0; tries < 4; tries++) {
+		for (i = 0; i < ARRAY_SIZE(src->spare); i++) {
+			if (src->spare[i])
+				continue;
+			src->spare[i] = alloc_pages_node(w->nid, gfp | __GFP_NOWARN, 0);
+			if (!src->spare[i])
+				return -ENOMEM;
+		}
+		rcu_read_lock();
+		ok = od_vaddr_mapped(vaddr) || od_populate(w, vaddr, pfn, src);
+		ok = ok && od_vaddr_mapped(vaddr);
+		rcu_read_unlock();
+		if (ok)
+			return 0;
+	}
+	return 0;
 }
 
 static struct vmemmap_od_window *od_find(struct dev_pagemap *pgmap, int range_id)
@@ -885,6 +1110,27 @@ static int od_save(struct vmemmap_od_window *w, unsigned long pfn,
 }
 
 /*
+ * A vmemmap page holding only tail struct pages of compound pages is still
+ * needed while their head is referenced (a pin, a GUP or mapping reference):
+ * whoever drops the reference reads the tails again (unpin_user_pages() of
+ * a tail page, O_DIRECT completion in IRQ context), maybe where it cannot
+ * populate them. An unmapped head is idle. Under od_reclaim_lock: only the
+ * reclaimer unmaps, so a head found mapped can be read.
+ */
+static bool od_head_busy(struct vmemmap_od_window *w, unsigned long pfn)
+{
+	unsigned long head;
+
+	if (!w->pgmap->vmemmap_shift)
+		return false;
+	head = od_head_pfn(w, pfn);
+	/* A head in this vmemmap page is checked with the rest of it. */
+	if (head >= pfn || !od_vaddr_mapped(od_vaddr(head) & PAGE_MASK))
+		return false;
+	return page_ref_count(pfn_to_page(head)) != w->idle_head_ref;
+}
+
+/*
  * Steps 1 and 2 of the protocol (top of file) for @page, the oldest on
  * od_lra: park it into @b if it holds nothing live. False if it stays.
  */
@@ -908,7 +1154,8 @@ static bool od_park_page(struct od_batch *b, struct page *page)
 	if (!pte_same(ptep_get(pte), vmemmap_od_mk_pte(page)))
 		return false;
 
-	if (!od_rebuildable(w, pfn, page_address(page),
+	if (od_head_busy(w, pfn) ||
+	    !od_rebuildable(w, pfn, page_address(page),
 			    b->img + n * OD_STRUCT_PAGES, &b->saved[n],
 			    &b->uniform[n])) {
 		od_set_live(page, true);
@@ -998,7 +1245,8 @@ static unsigned int od_finish(struct od_batch *b, gfp_t gfp,
 			same = !memcmp(b->img + i * OD_STRUCT_PAGES, cur,
 				       nr * sizeof(*cur));
 		}
-		if (same && !od_save(w, pfn, &b->saved[i], gfp) &&
+		if (same && !od_head_busy(w, pfn) &&
+		    !od_save(w, pfn, &b->saved[i], gfp) &&
 		    vmemmap_od_cmpxchg_pte(b->pte[i], parked, __pte(0))) {
 			atomic_long_dec(od_table_count(virt_to_page(b->pte[i])));
 			atomic_long_dec(&od_lra_nr);
@@ -1206,11 +1454,16 @@ static int od_make_template(struct vmemmap_od_window *w)
 	struct page *img;
 	int i, j;
 
-	if (w->pgmap->vmemmap_shift)
-		return 0;
 	img = kmalloc(PAGE_SIZE, GFP_KERNEL);
 	if (!img)
 		return -ENOMEM;
+	if (w->pgmap->vmemmap_shift) {
+		memmap_init_zone_device_pages(img, w->start_pfn, OD_STRUCT_PAGES,
+					      w->start_pfn, w->nid, w->pgmap);
+		w->idle_head_ref = page_ref_count(&img[0]);
+		kfree(img);
+		return 0;
+	}
 	for (i = 0; i < ARRAY_SIZE(pfns); i++) {
 		memmap_init_zone_device_pages(img, pfns[i], OD_STRUCT_PAGES,
 					      w->start_pfn, w->nid, w->pgmap);
@@ -1352,8 +1605,9 @@ int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid)
 				    GFP_KERNEL));
 	if (ret)
 		goto err_xa;
-	if (list_empty(&od_windows_list))
-		od_reserve_fill();
+	ret = od_node_get(nid);
+	if (ret)
+		goto err_xa;
 	list_add(&w->list, &od_windows_list);
 	od_update_bounds();
 	mutex_unlock(&od_lock);
@@ -1415,9 +1669,15 @@ void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id)
 	/* The upper tables go with the sections, in vmemmap_free(). */
 	atomic_long_sub(w->nr_tables, &od_resident);
 	WRITE_ONCE(od_stuck_at, 0);
+	od_node_put(w->nid);
 	if (list_empty(&od_windows_list)) {
+		int cpu;
+
+		/* No fault can come any more: let no kick or refill linger. */
+		for_each_possible_cpu(cpu)
+			irq_work_sync(per_cpu_ptr(&od_kick_irq_work, cpu));
 		cancel_work_sync(&od_refill_work);
-		od_reserve_drain();
+		od_spare_free();
 		od_batch_free();
 	}
 	mutex_unlock(&od_lock);
@@ -1477,48 +1737,172 @@ int vmemmap_od_resident(unsigned long pfn)
 {
 	unsigned long vaddr = od_vaddr(pfn) & PAGE_MASK;
 	int ret = -EINVAL;
-	pmd_t *pmd, pmdval;
 
 	rcu_read_lock();
-	if (!od_window_of(vaddr))
-		goto out;
-	ret = 0;
-	pmd = od_pmd(vaddr);
-	if (!pmd)
-		goto out;
-	pmdval = READ_ONCE(*pmd);
-	if (pmd_present(pmdval) && !pmd_leaf(pmdval))
-		ret = !!pte_present(ptep_get(od_pte(pmdval, vaddr)));
-out:
+	if (od_window_of(vaddr))
+		ret = od_vaddr_mapped(vaddr);
 	rcu_read_unlock();
 	return ret;
 }
 EXPORT_SYMBOL_GPL(vmemmap_od_resident);
 
 /**
+ * __vmemmap_od_pfn_mapped - vmemmap_od_pfn_mapped() for a pfn in the bounds
+ * @pfn: the pfn
+ *
+ * Return: false if @pfn is in an on-demand window and its struct page, or
+ * that of its compound head, is not mapped; else true.
+ */
+bool __vmemmap_od_pfn_mapped(unsigned long pfn)
+{
+	struct vmemmap_od_window *w;
+	bool ret = true;
+
+	rcu_read_lock();
+	w = od_window_of(od_vaddr(pfn));
+	if (w) {
+		ret = od_vaddr_mapped(od_vaddr(pfn) & PAGE_MASK);
+		if (ret && w->pgmap->vmemmap_shift)
+			ret = od_vaddr_mapped(od_vaddr(od_head_pfn(w, pfn)) & PAGE_MASK);
+	}
+	rcu_read_unlock();
+	return ret;
+}
+EXPORT_SYMBOL_GPL(__vmemmap_od_pfn_mapped);
+NOKPROBE_SYMBOL(__vmemmap_od_pfn_mapped);
+
+/**
+ * vmemmap_od_populate - populate the struct pages of device pfns
+ * @pfn: first pfn
+ * @nr_pages: number of pfns
+ * @gfp: allocation flags for the vmemmap pages and PTE tables; GFP_KERNEL
+ *	may reclaim
+ *
+ * For code that hands out device pfns and is about to touch their struct
+ * pages where it must not fault, or under a lock: call this before, where
+ * @gfp may sleep, so that the fault path and its reserve are not needed
+ * (GUP, DAX faults, memory_failure()). Populates the vmemmap pages holding
+ * the struct pages of [@pfn, @pfn + @nr_pages) that lie in an on-demand
+ * window, and the one of the head of @pfn's compound page, and tops up the
+ * calling CPU's reserve. pfns in no window are skipped: one compare.
+ *
+ * The caller keeps the pfns' dev_pagemap from going away (holds a reference
+ * to it, or to the mapping that maps them). Reclaim may take the pages
+ * again afterwards, like any idle vmemmap page; a consumer that must not
+ * fault checks vmemmap_od_pfn_mapped() where it takes its reference, and
+ * populates again if it says false.
+ *
+ * Return: 0, or -ENOMEM if a page could not be allocated.
+ */
+int vmemmap_od_populate(unsigned long pfn, unsigned long nr_pages, gfp_t gfp)
+{
+	struct od_src src = { .reserve = false };
+	struct vmemmap_od_window *w;
+	unsigned long vaddr, end;
+	int i, ret = 0;
+
+	if (!nr_pages || !is_vmemmap_od_address(od_vaddr(pfn)))
+		return 0;
+	might_alloc(gfp);
+	rcu_read_lock();
+	w = od_window_of(od_vaddr(pfn));
+	rcu_read_unlock();
+	/* The caller keeps @w alive from here: it holds the pgmap. */
+	if (!w)
+		return 0;
+	if (gfpflags_allow_blocking(gfp))
+		od_reserve_fill_cpu(raw_smp_processor_id(), w->nid, gfp);
+
+	if (w->pgmap->vmemmap_shift)
+		ret = od_populate_sleepable(w, od_vaddr(od_head_pfn(w, pfn)) & PAGE_MASK,
+					    &src, gfp);
+	end = od_vaddr(min(pfn + nr_pages, w->end_pfn) - 1);
+	for (vaddr = od_vaddr(pfn) & PAGE_MASK; !ret && vaddr <= end;
+	     vaddr += PAGE_SIZE) {
+		ret = od_populate_sleepable(w, vaddr, &src, gfp);
+		if (gfpflags_allow_blocking(gfp))
+			cond_resched();
+	}
+	for (i = 0; i < ARRAY_SIZE(src.spare); i++)
+		if (src.spare[i])
+			__free_page(src.spare[i]);
+	od_wake_reclaimd();
+	return ret;
+}
+EXPORT_SYMBOL_GPL(vmemmap_od_populate);
+
+/**
+ * vmemmap_od_preload - top up this CPU's reserve
+ * @gfp: allocation flags; GFP_KERNEL may reclaim
+ *
+ * For code that is about to enter a section that may fault on struct pages
+ * it could not populate first (it does not know them yet): the fault path
+ * then finds a full reserve. Like radix_tree_preload(), but nothing is kept
+ * for the caller: the reserve serves whoever faults on this CPU.
+ *
+ * Return: 0, or -ENOMEM if the reserve could not be filled.
+ */
+int vmemmap_od_preload(gfp_t gfp)
+{
+	if (!static_branch_unlikely(&vmemmap_od_active))
+		return 0;
+	might_alloc(gfp);
+	return od_reserve_fill_nodes(raw_smp_processor_id(), gfp);
+}
+EXPORT_SYMBOL_GPL(vmemmap_od_preload);
+
+static const char *od_context(struct pt_regs *regs)
+{
+	if (in_nmi())
+		return "NMI";
+	if (in_hardirq())
+		return "hardirq";
+	if (in_serving_softirq())
+		return "softirq";
+	if (regs_irqs_disabled(regs))
+		return "task, IRQs off";
+	return preempt_count() ? "task, atomic" : "task";
+}
+
+/**
  * vmemmap_od_fault - serve a kernel fault in an on-demand vmemmap window
+ * @regs: the faulting context
  * @addr: faulting address, which is_vmemmap_od_address() accepted
  *
  * Called by the arch fault handler for not-present kernel accesses, with
- * IRQs off, from any context. Never sleeps.
+ * IRQs off, from any context. Never sleeps, never enters the page
+ * allocator: pages come from this CPU's reserve.
  *
  * Return: true if the vmemmap page at @addr is now mapped and the access
- * can be retried; false if @addr is in no window or the page could not be
- * populated (see the top of this file).
+ * can be retried; false if @addr is in no window or the reserve was empty
+ * (see the top of this file). An access without an exception-table fixup
+ * then oopses: that is reported first, once.
  */
-bool vmemmap_od_fault(unsigned long addr)
+bool vmemmap_od_fault(struct pt_regs *regs, unsigned long addr)
 {
+	struct od_src src = { .reserve = true };
 	unsigned long vaddr = addr & PAGE_MASK;
 	unsigned long pfn = page_to_pfn((struct page *)vaddr);
 	struct vmemmap_od_window *w;
-	bool ret = false;
+	bool ret;
 
 	rcu_read_lock();
-	w = xa_load(&od_windows, pfn_to_section_nr(pfn));
-	if (w && pfn >= w->start_pfn && pfn < w->end_pfn)
-		ret = od_populate(w, vaddr, pfn);
+	w = od_window_of(vaddr);
+	if (!w) {
+		rcu_read_unlock();
+		return false;
+	}
+	ret = od_populate(w, vaddr, pfn, &src);
 	rcu_read_unlock();
-	return ret;
+	if (ret)
+		return true;
+
+	count_vm_event(VMEMMAP_OD_FAULT_FAILED);
+	if (!search_exception_tables(instruction_pointer(regs)))
+		pr_err_once("vmemmap_od: reserve empty: cannot populate the struct page at %px (pfn %#lx) in %s context at %pS\n",
+			    (void *)addr, pfn, od_context(regs),
+			    (void *)instruction_pointer(regs));
+	return false;
 }
 NOKPROBE_SYMBOL(vmemmap_od_fault);
 
@@ -1580,6 +1964,23 @@ static int __init vmemmap_od_init(void)
 	/* A vmemmap page holds whole struct pages: 64 on x86-64. */
 	BUILD_BUG_ON(PAGE_SIZE % sizeof(struct page));
 	fault_create_debugfs_attr("fail_vmemmap_od", NULL, &fail_vmemmap_od);
+
+	od_reserves = kcalloc(nr_node_ids, sizeof(*od_reserves), GFP_KERNEL);
+	od_node_windows = kcalloc(nr_node_ids, sizeof(*od_node_windows), GFP_KERNEL);
+	if (!od_reserves || !od_node_windows)
+		return -ENOMEM;
+	od_wq = alloc_workqueue("vmemmap_od", WQ_UNBOUND | WQ_HIGHPRI | WQ_MEM_RECLAIM, 0);
+	if (!od_wq)
+		return -ENOMEM;
+	ret = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "mm/vmemmap_od:prepare",
+					od_cpu_prepare, od_cpu_dead);
+	if (ret < 0)
+		return ret;
+	/* Again once up, for a node whose first window came meanwhile. */
+	ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "mm/vmemmap_od:online",
+					od_cpu_prepare, NULL);
+	if (ret < 0)
+		return ret;
 
 	od_reclaimd = kthread_run(od_reclaimd_fn, NULL, "vmemmap_od");
 	if (IS_ERR(od_reclaimd))

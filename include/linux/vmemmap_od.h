@@ -11,10 +11,12 @@
 #define _LINUX_VMEMMAP_OD_H
 
 #include <linux/errno.h>
+#include <linux/gfp_types.h>
 #include <linux/jump_label.h>
 #include <linux/types.h>
 
 struct dev_pagemap;
+struct pt_regs;
 
 #ifdef CONFIG_VMEMMAP_ON_DEMAND
 
@@ -30,10 +32,13 @@ extern const struct vmemmap_od_bounds *vmemmap_od_bounds;
 bool vmemmap_od_supported(void);
 int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid);
 void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id);
-bool vmemmap_od_fault(unsigned long addr);
+bool vmemmap_od_fault(struct pt_regs *regs, unsigned long addr);
 int vmemmap_od_resident(unsigned long pfn);
 bool vmemmap_od_congested(void);
 int vmemmap_od_throttle(void);
+int vmemmap_od_populate(unsigned long pfn, unsigned long nr_pages, gfp_t gfp);
+int vmemmap_od_preload(gfp_t gfp);
+bool __vmemmap_od_pfn_mapped(unsigned long pfn);
 
 /**
  * is_vmemmap_od_address - may @addr lie in an on-demand vmemmap window?
@@ -51,6 +56,30 @@ static __always_inline bool is_vmemmap_od_address(unsigned long addr)
 		return false;
 	b = READ_ONCE(vmemmap_od_bounds);
 	return addr - b->lo < b->span;
+}
+
+/**
+ * vmemmap_od_pfn_mapped - can @pfn's struct page be touched without a fault?
+ * @pfn: any pfn whose struct page the caller is about to touch
+ *
+ * True when the struct page of @pfn, and that of the head of its compound
+ * page, are mapped right now, or when @pfn is in no on-demand window. For
+ * code that may fall back to a sleepable path (GUP-fast) or must not fault
+ * (slow GUP under the page-table lock): when this says false, populate with
+ * vmemmap_od_populate() where sleeping is allowed, and retry. Called with
+ * IRQs off, or under rcu_read_lock() or a spinlock. One compare unless @pfn
+ * is in a window.
+ *
+ * A true answer stays true until the caller enables IRQs again (reclaim
+ * frees a vmemmap page only after a TLB shootdown, which waits for CPUs
+ * with IRQs off); with IRQs on, the page may be taken at any time after,
+ * and a touch then faults and is served from the reserve.
+ */
+static __always_inline bool vmemmap_od_pfn_mapped(unsigned long pfn)
+{
+	if (!is_vmemmap_od_address((unsigned long)pfn_to_page(pfn)))
+		return true;
+	return __vmemmap_od_pfn_mapped(pfn);
 }
 
 #else /* CONFIG_VMEMMAP_ON_DEMAND */
@@ -76,9 +105,25 @@ static inline bool is_vmemmap_od_address(unsigned long addr)
 	return false;
 }
 
-static inline bool vmemmap_od_fault(unsigned long addr)
+static inline bool vmemmap_od_fault(struct pt_regs *regs, unsigned long addr)
 {
 	return false;
+}
+
+static inline bool vmemmap_od_pfn_mapped(unsigned long pfn)
+{
+	return true;
+}
+
+static inline int vmemmap_od_populate(unsigned long pfn, unsigned long nr_pages,
+				      gfp_t gfp)
+{
+	return 0;
+}
+
+static inline int vmemmap_od_preload(gfp_t gfp)
+{
+	return 0;
 }
 
 static inline int vmemmap_od_resident(unsigned long pfn)

@@ -8,31 +8,38 @@
 #include <linux/tracepoint.h>
 
 /**
- * vmemmap_od_fault - a vmemmap page was populated by a fault
+ * vmemmap_od_fault - a vmemmap page was populated
  * @pfn: first pfn whose struct page the new vmemmap page holds
  * @nr_pages: number of struct pages it holds
- * @duration_ns: time from the fault hook's entry to the page being mapped
+ * @duration_ns: time to initialise and map it: from the fault hook's
+ *	entry, or, in vmemmap_od_populate(), from after its allocation
+ * @atomic: populated by the fault handler, from the reserve; else by
+ *	vmemmap_od_populate() in sleepable context
  */
 TRACE_EVENT(vmemmap_od_fault,
 
-	TP_PROTO(unsigned long pfn, unsigned long nr_pages, u64 duration_ns),
+	TP_PROTO(unsigned long pfn, unsigned long nr_pages, u64 duration_ns,
+		 bool atomic),
 
-	TP_ARGS(pfn, nr_pages, duration_ns),
+	TP_ARGS(pfn, nr_pages, duration_ns, atomic),
 
 	TP_STRUCT__entry(
 		__field(unsigned long, pfn)
 		__field(unsigned long, nr_pages)
 		__field(u64, duration_ns)
+		__field(bool, atomic)
 	),
 
 	TP_fast_assign(
 		__entry->pfn = pfn;
 		__entry->nr_pages = nr_pages;
 		__entry->duration_ns = duration_ns;
+		__entry->atomic = atomic;
 	),
 
-	TP_printk("pfn=0x%lx nr_pages=%lu duration_ns=%llu",
-		  __entry->pfn, __entry->nr_pages, __entry->duration_ns)
+	TP_printk("pfn=0x%lx nr_pages=%lu duration_ns=%llu atomic=%d",
+		  __entry->pfn, __entry->nr_pages, __entry->duration_ns,
+		  __entry->atomic)
 );
 
 /**
