@@ -1,9 +1,10 @@
 #!/bin/bash
 # Build the guest's initramfs (build/initramfs.cpio, uncompressed newc):
 # busybox, the guest scripts in harness/guest, the test binaries built from
-# tools/testing/selftests/vmemmap_od, and the real perf, fio, ndctl, daxctl
-# and mkfs.ext4 from this machine, each with the shared libraries ldd names,
-# at the same paths, so they run unchanged in the guest.
+# tools/testing/selftests/vmemmap_od and upstream's selftests/mm/gup_test,
+# and the real perf, fio, ndctl, daxctl and mkfs.ext4 from this machine,
+# each with the shared libraries ldd names, at the same paths, so they run
+# unchanged in the guest.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/harness/lib.sh"
@@ -16,6 +17,11 @@ ST=$B/selftests
 # Test binaries: static, against this kernel's uapi headers.
 mkdir -p "$ST"
 make -s -C "$K/tools/testing/selftests/vmemmap_od" OUTPUT="$ST"
+# Upstream's gup_test, the user side of CONFIG_GUP_TEST, from the kernel
+# tree itself (as tools/testing/selftests/mm/Makefile builds it, static).
+(cd "$K/tools/testing/selftests/mm" &&
+	gcc -Wall -O2 -static -D_GNU_SOURCE= -I.. -I../../../.. -I../../../../usr/include \
+		-I../../../../tools/include/uapi gup_test.c vm_util.c -lpthread -o "$ST/gup_test")
 
 rm -rf "$R"
 mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,mnt,run,root,tests}

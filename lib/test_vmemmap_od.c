@@ -12,47 +12,111 @@
  *             remove it; "SIZE upfront" maps it with its memmap allocated
  *             up front instead (to compare with); read "START_PFN END_PFN"
  *   access    write "CTX NR SEED [PATTERN [WS]]": NR struct page accesses
- *             from CTX = process | irqoff | spinlock | softirq | hardirq,
- *             at random pfns (PATTERN random, the default), at every 8th
- *             pfn from a random start (seq), or at pfns whose vmemmap
+ *             from CTX = process | irqoff | spinlock | softirq | hardirq |
+ *             nmi, at random pfns (PATTERN random, the default), at every
+ *             8th pfn from a random start (seq), or at pfns whose vmemmap
  *             pages follow Zipf's law (zipf), all within the first WS
- *             vmemmap pages of the range (0 or none: all of it); the
- *             write fails with -EIO if
- *             an invariant was violated. When the on-demand memmap is
- *             congested (vmemmap_od_congested()), a batch stops early and
- *             the task throttles (vmemmap_od_throttle()) before going on
+ *             vmemmap pages of the range (0 or none: all of it); the write
+ *             fails with -EIO if an invariant was violated, -ENOMEM if the
+ *             memmap could not be populated, -EOPNOTSUPP for nmi where the
+ *             driver cannot send itself NMIs (no local APIC), -ETIMEDOUT if
+ *             such an NMI did not come within a second
  *   verify    write anything: check every struct page of every vmemmap
- *             page the accesses touched; -EIO on a violation
- *   nofault   write a pfn: read its struct page with get_kernel_nofault();
- *             the write returns its error (-EFAULT when the fault could
- *             not be served)
- *   stats     read "accesses N violations N touched N throttled N"
+ *             page the accesses touched, populating it first (reclaim may
+ *             have taken it) and checking with IRQs off, so that the check
+ *             never faults; -EIO on a violation
+ *   nofault   write a pfn: read its struct page with get_kernel_nofault(),
+ *             unprepared; the write returns its error (-EFAULT when the
+ *             fault could not be served)
+ *   walk      write "SPAN": walk the pfns [START_PFN - SPAN, END_PFN + SPAN)
+ *             as hibernation's mark_free_pages() does: pfn_valid(), then
+ *             pfn_to_online_page() and page_zone(); "SPAN raw": the range's
+ *             first SPAN pfns (at most 4096: 64 vmemmap pages) with
+ *             pfn_to_page() instead, as mark_free_pages() did before it
+ *             asked pfn_to_online_page(), which faults the memmap in
+ *   stats     read "accesses N violations N touched N throttled N deferred N
+ *             nmi N unprepared N walk_valid N walk_online N walk_zone N"
  *   page      write a pfn of any ZONE_DEVICE page (a DAX page, say), then
  *             read "pfn P resident R refcount N pinned B mapping M index I
  *             flags F": R says whether its struct page was mapped before
- *             this read touched it (on-demand windows; -22 elsewhere), M is
- *             the hashed page->mapping
+ *             this read populated it (on-demand windows; -22 elsewhere), M
+ *             is the hashed page->mapping
+ *
+ * The fault handler serves only a small per-CPU reserve, so the driver is a
+ * known consumer, as kernel code that touches many struct pages must be: an
+ * access batch draws its pfns (TVO_BATCH, TVO_NMI_BATCH in NMI) in process
+ * context, populates their vmemmap with vmemmap_od_populate(), tops up this
+ * CPU's reserve with vmemmap_od_preload() and then makes the accesses in the
+ * chosen context, without migrating in between (the reserve it filled is
+ * this CPU's). There, a pfn whose struct page reclaim took meanwhile
+ * (vmemmap_od_pfn_mapped() says no) is not touched: it is "deferred", goes
+ * back into the next batch, and is populated again first. To keep
+ * exercising the fault path, each batch also makes up to TVO_UNPREPARED
+ * "unprepared" accesses at pfns it did not populate, which the fault handler
+ * serves from the reserve. Softirq and hardirq batches run in an hrtimer,
+ * one per expiry; NMI batches in an NMI the task sends itself, while it
+ * waits with preemption disabled. When the on-demand memmap is congested
+ * (vmemmap_od_congested()), a batch is prepared or made only in part and
+ * the task throttles (vmemmap_od_throttle()) before going on; every one of
+ * the NR accesses is made in the end.
  *
  * An access checks page_to_pfn(pfn_to_page(pfn)) == pfn, the zone, the
  * node, the pgmap, the refcount (idle: 0) and _mapcount (-1), takes and
  * drops a reference and sets and clears PG_owner_priv_1; verify checks that
  * every reference came back and every flag was cleared.
+ *
+ * walk counts, in the stats, the pfns that were pfn_valid() (walk_valid),
+ * those that gave an online page (walk_online; raw walks do not ask), and
+ * the struct pages it read that are in the range's zone (walk_zone): a walk
+ * that asks pfn_to_online_page() reads none of the range's struct pages,
+ * so it populates nothing; a raw walk reads them all.
  */
 #include <linux/bitmap.h>
 #include <linux/debugfs.h>
 #include <linux/hrtimer.h>
 #include <linux/ioport.h>
+#include <linux/memory_hotplug.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/nmi.h>
+#include <linux/percpu.h>
+#include <linux/preempt.h>
 #include <linux/rwsem.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <linux/vmemmap_od.h>
+#ifdef CONFIG_X86_LOCAL_APIC
+#include <asm/apic.h>
+#include <asm/nmi.h>
+#endif
 
 #define STRUCT_PAGES_PER_VPAGE	(PAGE_SIZE / sizeof(struct page))
-#define TVO_BATCH		64
+/*
+ * Accesses prepared per batch. Small, so that what all threads have
+ * populated and not yet touched stays far under the smallest budget the
+ * reclaim tests use (2 MiB: 512 vmemmap pages).
+ */
+#define TVO_BATCH		16
+/* An NMI batch is shorter: NMIs should be. */
+#define TVO_NMI_BATCH		4
+/*
+ * Accesses per batch at pfns it did not populate: the fault handler serves
+ * them from the reserve, a vmemmap page and maybe a PTE table each. With
+ * task, softirq, hardirq and NMI nested on one CPU, that is 4 * 2 * 2 = 16
+ * pages, what the reserve holds.
+ */
+#define TVO_UNPREPARED		2
+#define TVO_SLOTS		(TVO_BATCH + TVO_UNPREPARED)
 #define TVO_SEQ_STRIDE		8
+/* pfns per watchdog touch in a walk, as WD_PAGE_COUNT in mark_free_pages(). */
+#define TVO_WALK_WD		(128 * 1024)
+/* A raw walk populates at most 64 vmemmap pages. */
+#define TVO_WALK_RAW_MAX	(64 * STRUCT_PAGES_PER_VPAGE)
+/* How long a task waits for the NMI it sent itself. */
+#define TVO_NMI_TIMEOUT_NS	NSEC_PER_SEC
 
 struct tvo_range {
 	struct dev_pagemap pgmap;
@@ -67,6 +131,9 @@ static DECLARE_RWSEM(tvo_sem);		/* write: replace the range */
 static struct tvo_range *tvo;
 static DEFINE_SPINLOCK(tvo_lock);	/* the "spinlock held" context */
 static atomic_long_t tvo_accesses, tvo_violations, tvo_throttled;
+static atomic_long_t tvo_deferred, tvo_nmis, tvo_unprepared;
+/* What the last walk counted. */
+static unsigned long tvo_walk_valid, tvo_walk_online, tvo_walk_zone;
 static struct dentry *tvo_dir;
 
 static void tvo_page_free(struct page *page)
@@ -139,7 +206,10 @@ err_free:
 	return -ENOMEM;
 }
 
-/* One access: check what init must have made, take and drop a reference. */
+/*
+ * One access: check what init must have made, take and drop a reference.
+ * Any context, NMI included: no lock, and printk defers itself in NMI.
+ */
 static void tvo_touch(struct tvo_range *r, unsigned long pfn)
 {
 	struct page *page = pfn_to_page(pfn);
@@ -164,12 +234,41 @@ static void tvo_touch(struct tvo_range *r, unsigned long pfn)
 
 enum tvo_pattern { TVO_RANDOM, TVO_SEQ, TVO_ZIPF };
 
+enum tvo_ctx { TVO_PROCESS, TVO_IRQOFF, TVO_SPINLOCK, TVO_SOFTIRQ,
+	       TVO_HARDIRQ, TVO_NMI };
+
+/**
+ * struct tvo_run - the state of one access write
+ * @r: the range
+ * @left: accesses whose pfn is not drawn yet
+ * @pattern: how pfns are drawn
+ * @ws: working set, in vmemmap pages
+ * @rnd: the pattern's state; only the task draws
+ * @batch: prepared accesses per batch: TVO_BATCH, or TVO_NMI_BATCH
+ * @nr: drawn pfns in @pfn whose access is not made yet
+ * @nr_prep: @pfn[0, @nr_prep) are populated for this batch
+ * @nr_go: the batch makes @pfn[0, @nr_go): [@nr_prep, @nr_go) unprepared;
+ *	the rest waits for the next batch
+ * @stopped: the batch stopped early, the memmap being congested
+ * @pfn: the batch's pfns, drawn and populated in process context; deferred
+ *	ones and those not reached come first after a batch
+ * @mode: the hrtimer mode of the softirq and hardirq contexts
+ * @timer: runs a batch in softirq or hardirq context
+ * @done: the timer's batch is over
+ */
 struct tvo_run {
 	struct tvo_range *r;
 	unsigned long left;
 	enum tvo_pattern pattern;
-	unsigned long ws;		/* working set, in vmemmap pages */
+	unsigned long ws;
 	u64 rnd;
+	unsigned int batch;
+	unsigned int nr;
+	unsigned int nr_prep;
+	unsigned int nr_go;
+	bool stopped;
+	unsigned long pfn[TVO_SLOTS];
+	enum hrtimer_mode mode;
 	struct hrtimer timer;
 	struct completion done;
 };
@@ -219,21 +318,111 @@ static unsigned long tvo_next_pfn(struct tvo_run *run)
 	}
 }
 
-/*
- * Up to TVO_BATCH accesses; stops early when the on-demand memmap is
- * congested, as a well-behaved producer does: the caller then throttles
- * where it can sleep. Returns false if it stopped for that.
- */
-static bool tvo_batch(struct tvo_run *run)
+/* Draw the next pfn into the batch; the caller checked @run->left. */
+static void tvo_draw(struct tvo_run *run)
 {
-	unsigned long n = min_t(unsigned long, run->left, TVO_BATCH);
+	run->pfn[run->nr++] = tvo_next_pfn(run);
+	run->left--;
+}
 
-	for (; n; n--, run->left--) {
-		if (vmemmap_od_congested())
-			return false;
-		tvo_touch(run->r, tvo_next_pfn(run));
+/**
+ * tvo_prepare - draw and populate a batch, where sleeping is allowed
+ * @run: the run
+ * @congested: set if the memmap was congested and the batch is partial
+ *
+ * Tops the batch up with fresh pfns after those carried over from the last
+ * one, populates their struct pages, then draws up to TVO_UNPREPARED more
+ * that it leaves to the fault handler. Stops populating when the memmap is
+ * congested (not before the first pfn, so that every batch makes progress);
+ * the pfns it did not get to wait for the next batch, and the caller
+ * throttles.
+ *
+ * Return: 0, or -ENOMEM from vmemmap_od_populate().
+ */
+static int tvo_prepare(struct tvo_run *run, bool *congested)
+{
+	unsigned int i, unprepared;
+	int ret;
+
+	*congested = false;
+	while (run->nr < run->batch && run->left)
+		tvo_draw(run);
+	for (i = 0; i < run->nr; i++) {
+		if (i && vmemmap_od_congested()) {
+			*congested = true;
+			break;
+		}
+		ret = vmemmap_od_populate(run->pfn[i], 1, GFP_KERNEL);
+		if (ret)
+			return ret;
 	}
-	return true;
+	run->nr_prep = i;
+	run->nr_go = i;
+	if (*congested)
+		return 0;
+	for (unprepared = 0; unprepared < TVO_UNPREPARED && run->left &&
+	     run->nr < run->batch + TVO_UNPREPARED; unprepared++)
+		tvo_draw(run);
+	run->nr_go = run->nr;
+	return 0;
+}
+
+/*
+ * vmemmap_od_pfn_mapped() wants IRQs off, RCU or a spinlock; with IRQs off
+ * (NMI included) its answer also holds until they are enabled again.
+ */
+static bool tvo_mapped(unsigned long pfn)
+{
+	bool mapped;
+
+	if (irqs_disabled())
+		return vmemmap_od_pfn_mapped(pfn);
+	rcu_read_lock();
+	mapped = vmemmap_od_pfn_mapped(pfn);
+	rcu_read_unlock();
+	return mapped;
+}
+
+/**
+ * tvo_batch - make a prepared batch's accesses, in the chosen context
+ * @run: the run, after tvo_prepare()
+ *
+ * Any context: no lock, no sleep, nothing but atomics and the struct pages.
+ * A prepared pfn whose struct page is not mapped any more (reclaim took it
+ * after tvo_prepare()) is not touched: that would fault, and take from the
+ * reserve pages the unprepared accesses are sized to have. It is deferred
+ * to the next batch, which populates it again. (With IRQs on, reclaim may
+ * still take it between the check and the touch; the fault handler then
+ * serves it.) Stops early, as a well-behaved producer does, when the
+ * memmap is congested (@run->stopped); the task then throttles where it can
+ * sleep. Leaves in @run->pfn, first, the deferred pfns and those not
+ * reached.
+ */
+static void tvo_batch(struct tvo_run *run)
+{
+	unsigned int i, kept = 0;
+
+	run->stopped = false;
+	for (i = 0; i < run->nr_go; i++) {
+		unsigned long pfn = run->pfn[i];
+
+		if (i && vmemmap_od_congested()) {
+			run->stopped = true;
+			break;
+		}
+		if (i >= run->nr_prep) {
+			atomic_long_inc(&tvo_unprepared);
+		} else if (!tvo_mapped(pfn)) {
+			atomic_long_inc(&tvo_deferred);
+			run->pfn[kept++] = pfn;
+			continue;
+		}
+		tvo_touch(run->r, pfn);
+	}
+	memmove(&run->pfn[kept], &run->pfn[i], (run->nr - i) * sizeof(run->pfn[0]));
+	run->nr = kept + run->nr - i;
+	run->nr_prep = 0;
+	run->nr_go = 0;
 }
 
 static void tvo_throttle(struct tvo_run *run)
@@ -242,78 +431,224 @@ static void tvo_throttle(struct tvo_run *run)
 	vmemmap_od_throttle();
 }
 
+/* One batch per expiry; the task prepares the next one and re-arms. */
 static enum hrtimer_restart tvo_timer_fn(struct hrtimer *timer)
 {
 	struct tvo_run *run = container_of(timer, struct tvo_run, timer);
 
-	/* Congested: the waiting task throttles and restarts the timer. */
-	if (!tvo_batch(run) || !run->left) {
-		complete(&run->done);
-		return HRTIMER_NORESTART;
-	}
-	hrtimer_forward_now(timer, ns_to_ktime(1000));
-	return HRTIMER_RESTART;
+	tvo_batch(run);
+	complete(&run->done);
+	return HRTIMER_NORESTART;
 }
 
-static int tvo_run_ctx(struct tvo_range *r, const char *ctx, unsigned long nr,
+#ifdef CONFIG_X86_LOCAL_APIC
+/* The run whose batch this CPU's next NMI makes; set with preemption off. */
+static DEFINE_PER_CPU(struct tvo_run *, tvo_nmi_run);
+static bool tvo_nmi_registered;
+
+/*
+ * Claims only the NMIs the driver sent: with no run pending here, another
+ * handler's NMI (perf, say) is left to it.
+ */
+static int tvo_nmi_handler(unsigned int cmd, struct pt_regs *regs)
+{
+	struct tvo_run *run = this_cpu_read(tvo_nmi_run);
+
+	if (!run)
+		return NMI_DONE;
+	tvo_batch(run);
+	atomic_long_inc(&tvo_nmis);
+	/* Last: the waiting task owns @run again once it reads NULL. */
+	this_cpu_write(tvo_nmi_run, NULL);
+	return NMI_HANDLED;
+}
+
+/*
+ * Make the batch in an NMI sent to this CPU, as nmi_raise_cpu_backtrace()
+ * sends them, and wait for it with preemption disabled, so that nothing
+ * else runs here meanwhile and the per-CPU run pointer is ours.
+ */
+static int tvo_nmi_batch(struct tvo_run *run)
+{
+	u64 deadline;
+	int ret = 0;
+
+	preempt_disable();
+	this_cpu_write(tvo_nmi_run, run);
+	__apic_send_IPI_mask(cpumask_of(smp_processor_id()), NMI_VECTOR);
+	deadline = local_clock() + TVO_NMI_TIMEOUT_NS;
+	while (this_cpu_read(tvo_nmi_run)) {
+		if (local_clock() > deadline) {
+			/* Withdraw it, unless the NMI came just now. */
+			if (this_cpu_cmpxchg(tvo_nmi_run, run, NULL) == run)
+				ret = -ETIMEDOUT;
+			break;
+		}
+		cpu_relax();
+	}
+	preempt_enable();
+	return ret;
+}
+
+static bool tvo_nmi_supported(void)
+{
+	return tvo_nmi_registered;
+}
+
+static void tvo_nmi_init(void)
+{
+	tvo_nmi_registered = !register_nmi_handler(NMI_LOCAL, tvo_nmi_handler,
+						   0, "test_vmemmap_od");
+}
+
+static void tvo_nmi_exit(void)
+{
+	if (tvo_nmi_registered)
+		unregister_nmi_handler(NMI_LOCAL, "test_vmemmap_od");
+}
+#else
+static int tvo_nmi_batch(struct tvo_run *run)
+{
+	return -EOPNOTSUPP;
+}
+
+static bool tvo_nmi_supported(void)
+{
+	return false;
+}
+
+static void tvo_nmi_init(void)
+{
+}
+
+static void tvo_nmi_exit(void)
+{
+}
+#endif /* CONFIG_X86_LOCAL_APIC */
+
+/* Make the prepared batch from @ctx. */
+static int tvo_section(struct tvo_run *run, enum tvo_ctx ctx)
+{
+	unsigned long flags;
+
+	switch (ctx) {
+	case TVO_PROCESS:
+		tvo_batch(run);
+		return 0;
+	case TVO_IRQOFF:
+		local_irq_save(flags);
+		tvo_batch(run);
+		local_irq_restore(flags);
+		return 0;
+	case TVO_SPINLOCK:
+		spin_lock(&tvo_lock);
+		tvo_batch(run);
+		spin_unlock(&tvo_lock);
+		return 0;
+	case TVO_SOFTIRQ:
+	case TVO_HARDIRQ:
+		/* Pinned: it must run on the CPU whose reserve was filled. */
+		init_completion(&run->done);
+		hrtimer_start(&run->timer, ns_to_ktime(1000), run->mode);
+		wait_for_completion(&run->done);
+		hrtimer_cancel(&run->timer);
+		return 0;
+	case TVO_NMI:
+		return tvo_nmi_batch(run);
+	}
+	return -EINVAL;
+}
+
+static int tvo_run_ctx(struct tvo_range *r, enum tvo_ctx ctx, unsigned long nr,
 		       u64 seed, enum tvo_pattern pattern, unsigned long ws)
 {
 	struct tvo_run run = { .r = r, .left = nr, .pattern = pattern,
-			       .rnd = (seed + 1) * 0x9e3779b97f4a7c15ULL };
-	unsigned long flags;
+			       .rnd = (seed + 1) * 0x9e3779b97f4a7c15ULL,
+			       .batch = ctx == TVO_NMI ? TVO_NMI_BATCH : TVO_BATCH };
+	int ret = 0;
 
+	if (ctx == TVO_NMI && !tvo_nmi_supported())
+		return -EOPNOTSUPP;
 	run.ws = r->nr_pages / STRUCT_PAGES_PER_VPAGE;
 	if (ws && ws < run.ws)
 		run.ws = ws;
 	if (pattern == TVO_SEQ)
 		run.rnd %= run.ws * STRUCT_PAGES_PER_VPAGE;
-
-	if (!strcmp(ctx, "process")) {
-		while (run.left) {
-			if (!tvo_batch(&run))
-				tvo_throttle(&run);
-			cond_resched();
-		}
-	} else if (!strcmp(ctx, "irqoff")) {
-		while (run.left) {
-			bool done;
-
-			local_irq_save(flags);
-			done = tvo_batch(&run);
-			local_irq_restore(flags);
-			if (!done)
-				tvo_throttle(&run);
-			cond_resched();
-		}
-	} else if (!strcmp(ctx, "spinlock")) {
-		while (run.left) {
-			bool done;
-
-			spin_lock(&tvo_lock);
-			done = tvo_batch(&run);
-			spin_unlock(&tvo_lock);
-			if (!done)
-				tvo_throttle(&run);
-			cond_resched();
-		}
-	} else if (!strcmp(ctx, "softirq") || !strcmp(ctx, "hardirq")) {
-		enum hrtimer_mode mode = ctx[0] == 's' ? HRTIMER_MODE_REL_SOFT :
-							  HRTIMER_MODE_REL_HARD;
-
-		hrtimer_init_on_stack(&run.timer, CLOCK_MONOTONIC, mode);
+	if (ctx == TVO_SOFTIRQ || ctx == TVO_HARDIRQ) {
+		run.mode = ctx == TVO_SOFTIRQ ? HRTIMER_MODE_REL_PINNED_SOFT :
+						HRTIMER_MODE_REL_PINNED_HARD;
+		hrtimer_init_on_stack(&run.timer, CLOCK_MONOTONIC, run.mode);
 		run.timer.function = tvo_timer_fn;
-		while (run.left) {
-			init_completion(&run.done);
-			hrtimer_start(&run.timer, ns_to_ktime(1000), mode);
-			wait_for_completion(&run.done);
-			hrtimer_cancel(&run.timer);
-			if (run.left)
-				tvo_throttle(&run);
-		}
-		destroy_hrtimer_on_stack(&run.timer);
-	} else {
-		return -EINVAL;
 	}
+
+	while (run.left || run.nr) {
+		bool congested;
+
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		ret = tvo_prepare(&run, &congested);
+		if (ret)
+			break;
+		/*
+		 * The reserve that the unprepared accesses (and a prepared one
+		 * reclaim takes before it is touched with IRQs on) draw on is
+		 * this CPU's: fill it, and make the batch here.
+		 */
+		migrate_disable();
+		ret = vmemmap_od_preload(GFP_KERNEL);
+		if (!ret)
+			ret = tvo_section(&run, ctx);
+		migrate_enable();
+		if (ret)
+			break;
+		if (congested || run.stopped)
+			tvo_throttle(&run);
+		cond_resched();
+	}
+
+	if (ctx == TVO_SOFTIRQ || ctx == TVO_HARDIRQ)
+		destroy_hrtimer_on_stack(&run.timer);
+	return ret;
+}
+
+/*
+ * Check the struct pages of the vmemmap page at @pfn (its first pfn) with
+ * IRQs off, after populating it: it cannot be reclaimed under us then (the
+ * shootdown waits for us), so the check takes nothing from the reserve.
+ */
+static int tvo_verify_vpage(struct tvo_range *r, unsigned long pfn, long *bad)
+{
+	unsigned long flags;
+	int i, ret;
+
+	for (;;) {
+		ret = vmemmap_od_populate(pfn, STRUCT_PAGES_PER_VPAGE, GFP_KERNEL);
+		if (ret)
+			return ret;
+		local_irq_save(flags);
+		if (vmemmap_od_pfn_mapped(pfn))
+			break;
+		/* Reclaimed again since: populate again. */
+		local_irq_restore(flags);
+		if (fatal_signal_pending(current))
+			return -EINTR;
+	}
+	for (i = 0; i < STRUCT_PAGES_PER_VPAGE; i++, pfn++) {
+		struct page *page = pfn_to_page(pfn);
+
+		if (page_to_pfn(page) != pfn ||
+		    page_zonenum(page) != ZONE_DEVICE ||
+		    page->pgmap != &r->pgmap ||
+		    page->zone_device_data ||
+		    !PageReserved(page) || PageCompound(page) ||
+		    test_bit(PG_owner_priv_1, &page->flags) ||
+		    page_ref_count(page) != 0 ||
+		    atomic_read(&page->_mapcount) != -1)
+			(*bad)++;
+	}
+	local_irq_restore(flags);
 	return 0;
 }
 
@@ -322,28 +657,109 @@ static int tvo_verify(struct tvo_range *r)
 {
 	unsigned long bit, nbits = r->nr_pages / STRUCT_PAGES_PER_VPAGE;
 	long bad = 0;
-	int i;
+	int ret = 0;
 
 	for_each_set_bit(bit, r->touched, nbits) {
-		unsigned long pfn = r->start_pfn + bit * STRUCT_PAGES_PER_VPAGE;
-
-		for (i = 0; i < STRUCT_PAGES_PER_VPAGE; i++, pfn++) {
-			struct page *page = pfn_to_page(pfn);
-
-			if (page_to_pfn(page) != pfn ||
-			    page_zonenum(page) != ZONE_DEVICE ||
-			    page->pgmap != &r->pgmap ||
-			    page->zone_device_data ||
-			    !PageReserved(page) || PageCompound(page) ||
-			    test_bit(PG_owner_priv_1, &page->flags) ||
-			    page_ref_count(page) != 0 ||
-			    atomic_read(&page->_mapcount) != -1)
-				bad++;
-		}
+		ret = tvo_verify_vpage(r, r->start_pfn + bit * STRUCT_PAGES_PER_VPAGE,
+				       &bad);
+		if (ret)
+			break;
+		/* Under a budget, populating them all must not outrun reclaim. */
+		vmemmap_od_throttle();
 		cond_resched();
 	}
 	atomic_long_add(bad, &tvo_violations);
-	return bad ? -EIO : 0;
+	return ret ? ret : bad ? -EIO : 0;
+}
+
+/*
+ * A raw walk of [@lo, @hi), which the caller bounded to the range's first
+ * TVO_WALK_RAW_MAX pfns: pfn_to_page() on every valid pfn, as
+ * mark_free_pages() did, which faults in every vmemmap page it reaches.
+ * Those faults are served from the reserve, so it is topped up before each
+ * vmemmap page, on the CPU that then takes the fault.
+ */
+static int tvo_walk_raw(struct tvo_range *r, unsigned long lo, unsigned long hi,
+			unsigned long *valid, unsigned long *in_zone)
+{
+	struct zone *zone = &NODE_DATA(r->nid)->node_zones[ZONE_DEVICE];
+	unsigned long pfn, next;
+	int ret;
+
+	for (pfn = lo; pfn < hi; pfn = next) {
+		next = min(ALIGN(pfn + 1, STRUCT_PAGES_PER_VPAGE), hi);
+		migrate_disable();
+		ret = vmemmap_od_preload(GFP_KERNEL);
+		for (; !ret && pfn < next; pfn++) {
+			if (!pfn_valid(pfn))
+				continue;
+			(*valid)++;
+			*in_zone += page_zone(pfn_to_page(pfn)) == zone;
+		}
+		migrate_enable();
+		if (ret)
+			return ret;
+		cond_resched();
+	}
+	return 0;
+}
+
+/**
+ * tvo_walk - walk the pfns around and in the range as a pfn walker does
+ * @r: the range
+ * @span: pfns walked on either side of the range; for a raw walk, the
+ *	range's first @span pfns are walked (at most TVO_WALK_RAW_MAX)
+ * @raw: use pfn_to_page() where the walk uses pfn_to_online_page()
+ *
+ * The walk is that of hibernation's mark_free_pages() once it asks
+ * pfn_to_online_page(): for each pfn_valid() pfn, the online page, if any,
+ * and its page_zone(). ZONE_DEVICE sections are never online, so it reads
+ * no struct page of the range, and must populate nothing.
+ *
+ * Return: 0, -EINTR on a fatal signal, or -ENOMEM from a raw walk.
+ */
+static int tvo_walk(struct tvo_range *r, unsigned long span, bool raw)
+{
+	struct zone *zone = &NODE_DATA(r->nid)->node_zones[ZONE_DEVICE];
+	unsigned long pfn_limit = 1UL << (MAX_PHYSMEM_BITS - PAGE_SHIFT);
+	unsigned long end_pfn = r->start_pfn + r->nr_pages;
+	unsigned long valid = 0, online = 0, in_zone = 0;
+	unsigned long pfn, lo, hi, wd = TVO_WALK_WD;
+	struct page *page;
+	int ret = 0;
+
+	if (raw) {
+		lo = r->start_pfn;
+		hi = lo + min3(span, r->nr_pages, (unsigned long)TVO_WALK_RAW_MAX);
+		ret = tvo_walk_raw(r, lo, hi, &valid, &in_zone);
+		goto out;
+	}
+	lo = r->start_pfn - min(span, r->start_pfn);
+	hi = end_pfn + min(span, pfn_limit > end_pfn ? pfn_limit - end_pfn : 0);
+	for (pfn = lo; pfn < hi; pfn++) {
+		if (!--wd) {
+			touch_nmi_watchdog();
+			cond_resched();
+			if (fatal_signal_pending(current)) {
+				ret = -EINTR;
+				break;
+			}
+			wd = TVO_WALK_WD;
+		}
+		if (!pfn_valid(pfn))
+			continue;
+		valid++;
+		page = pfn_to_online_page(pfn);
+		if (!page)
+			continue;
+		online++;
+		in_zone += page_zone(page) == zone;
+	}
+out:
+	WRITE_ONCE(tvo_walk_valid, valid);
+	WRITE_ONCE(tvo_walk_online, online);
+	WRITE_ONCE(tvo_walk_zone, in_zone);
+	return ret;
 }
 
 static char *tvo_get_cmd(const char __user *ubuf, size_t count)
@@ -399,22 +815,30 @@ static ssize_t access_write(struct file *file, const char __user *ubuf,
 	static const char * const patterns[] = {
 		[TVO_RANDOM] = "random", [TVO_SEQ] = "seq", [TVO_ZIPF] = "zipf",
 	};
+	static const char * const ctxs[] = {
+		[TVO_PROCESS] = "process", [TVO_IRQOFF] = "irqoff",
+		[TVO_SPINLOCK] = "spinlock", [TVO_SOFTIRQ] = "softirq",
+		[TVO_HARDIRQ] = "hardirq", [TVO_NMI] = "nmi",
+	};
 	char *buf = tvo_get_cmd(ubuf, count), ctx[16], pattern[16] = "random";
 	long before = atomic_long_read(&tvo_violations);
 	unsigned long nr, ws = 0;
 	u64 seed;
-	int ret, p;
+	int ret, p, c;
 
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
 	ret = sscanf(buf, "%15s %lu %llu %15s %lu", ctx, &nr, &seed, pattern, &ws);
 	kfree(buf);
+	if (ret < 3)
+		return -EINVAL;
 	p = match_string(patterns, ARRAY_SIZE(patterns), pattern);
-	if (ret < 3 || p < 0)
+	c = match_string(ctxs, ARRAY_SIZE(ctxs), ctx);
+	if (p < 0 || c < 0)
 		return -EINVAL;
 
 	down_read(&tvo_sem);
-	ret = tvo ? tvo_run_ctx(tvo, ctx, nr, seed, p, ws) : -ENODEV;
+	ret = tvo ? tvo_run_ctx(tvo, c, nr, seed, p, ws) : -ENODEV;
 	up_read(&tvo_sem);
 	if (!ret && atomic_long_read(&tvo_violations) != before)
 		ret = -EIO;
@@ -432,6 +856,10 @@ static ssize_t verify_write(struct file *file, const char __user *ubuf,
 	return ret ? ret : count;
 }
 
+/*
+ * Deliberately unprepared: no populate, no preload, so that the selftest
+ * can empty the reserve by fault injection and see the fault not served.
+ */
 static ssize_t nofault_write(struct file *file, const char __user *ubuf,
 			     size_t count, loff_t *ppos)
 {
@@ -450,6 +878,28 @@ static ssize_t nofault_write(struct file *file, const char __user *ubuf,
 	return ret ? ret : count;
 }
 
+static ssize_t walk_write(struct file *file, const char __user *ubuf,
+			  size_t count, loff_t *ppos)
+{
+	char *buf = tvo_get_cmd(ubuf, count), word[8];
+	unsigned long span;
+	bool raw;
+	int ret;
+
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	ret = sscanf(buf, "%lu %7s", &span, word);
+	kfree(buf);
+	raw = ret == 2 && !strcmp(word, "raw");
+	if (ret < 1 || (ret == 2 && !raw))
+		return -EINVAL;
+
+	down_read(&tvo_sem);
+	ret = tvo ? tvo_walk(tvo, span, raw) : -ENODEV;
+	up_read(&tvo_sem);
+	return ret ? ret : count;
+}
+
 static int stats_show(struct seq_file *m, void *v)
 {
 	unsigned long touched = 0;
@@ -459,10 +909,16 @@ static int stats_show(struct seq_file *m, void *v)
 		touched = bitmap_weight(tvo->touched,
 					tvo->nr_pages / STRUCT_PAGES_PER_VPAGE);
 	up_read(&tvo_sem);
-	seq_printf(m, "accesses %ld violations %ld touched %lu throttled %ld\n",
+	/* New fields go at the end: parsers read the line's first ones. */
+	seq_printf(m, "accesses %ld violations %ld touched %lu throttled %ld deferred %ld nmi %ld unprepared %ld walk_valid %lu walk_online %lu walk_zone %lu\n",
 		   atomic_long_read(&tvo_accesses),
 		   atomic_long_read(&tvo_violations), touched,
-		   atomic_long_read(&tvo_throttled));
+		   atomic_long_read(&tvo_throttled),
+		   atomic_long_read(&tvo_deferred),
+		   atomic_long_read(&tvo_nmis),
+		   atomic_long_read(&tvo_unprepared),
+		   READ_ONCE(tvo_walk_valid), READ_ONCE(tvo_walk_online),
+		   READ_ONCE(tvo_walk_zone));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
@@ -487,7 +943,7 @@ static int page_show(struct seq_file *m, void *v)
 	unsigned long pfn = READ_ONCE(tvo_page_pfn);
 	struct dev_pagemap *pgmap;
 	struct page *page;
-	int resident;
+	int resident, ret;
 
 	if (!pfn_valid(pfn))
 		return -EINVAL;
@@ -496,6 +952,16 @@ static int page_show(struct seq_file *m, void *v)
 	if (!pgmap)
 		return -EINVAL;
 	resident = vmemmap_od_resident(pfn);
+	/*
+	 * A known consumer: populate first (the head's too, for the pin
+	 * count). If reclaim takes it again before the reads, they fault and
+	 * are served from the reserve this topped up.
+	 */
+	ret = vmemmap_od_populate(pfn, 1, GFP_KERNEL);
+	if (ret) {
+		put_dev_pagemap(pgmap);
+		return ret;
+	}
 	page = pfn_to_page(pfn);
 	seq_printf(m, "pfn %#lx resident %d refcount %d pinned %d mapping %p index %#lx flags %#lx\n",
 		   pfn, resident, page_ref_count(page),
@@ -536,13 +1002,19 @@ static const struct file_operations nofault_fops = {
 	.write = nofault_write,
 };
 
+static const struct file_operations walk_fops = {
+	.write = walk_write,
+};
+
 static int __init tvo_init(void)
 {
+	tvo_nmi_init();
 	tvo_dir = debugfs_create_dir("test_vmemmap_od", NULL);
 	debugfs_create_file("size", 0600, tvo_dir, NULL, &size_fops);
 	debugfs_create_file("access", 0200, tvo_dir, NULL, &access_fops);
 	debugfs_create_file("verify", 0200, tvo_dir, NULL, &verify_fops);
 	debugfs_create_file("nofault", 0200, tvo_dir, NULL, &nofault_fops);
+	debugfs_create_file("walk", 0200, tvo_dir, NULL, &walk_fops);
 	debugfs_create_file("stats", 0400, tvo_dir, NULL, &stats_fops);
 	debugfs_create_file("page", 0600, tvo_dir, NULL, &page_fops);
 	return 0;
@@ -554,6 +1026,7 @@ static void __exit tvo_exit(void)
 	down_write(&tvo_sem);
 	tvo_destroy();
 	up_write(&tvo_sem);
+	tvo_nmi_exit();
 }
 
 module_init(tvo_init);

@@ -2,8 +2,13 @@
 /*
  * KUnit tests for on-demand vmemmap (mm/vmemmap_od.c): the window lookup,
  * struct pages byte-for-byte equal to what memmap_init_zone_device() makes,
- * base and compound, and exactly one install when CPUs race on a fresh
- * vmemmap page.
+ * base and compound, exactly one install when CPUs race on a fresh vmemmap
+ * page, and vmemmap_od_populate(), which consumers call where they may
+ * sleep so that the fault path's reserve is not needed.
+ *
+ * The fault path only takes pages from a small per-CPU reserve: a test that
+ * faults in more than a few vmemmap pages in a row tops it up first with
+ * vmemmap_od_preload(), as a consumer without a sleepable point would.
  *
  * Each test maps free physical address space as MEMORY_DEVICE_PRIVATE (no
  * backing memory needed), once with an upfront memmap and once on demand.
@@ -77,12 +82,17 @@ static struct od_test_map *od_test_map(struct kunit *test, bool on_demand,
 	return m;
 }
 
-static unsigned long od_faults(void)
+static unsigned long od_event(enum vm_event_item item)
 {
 	unsigned long ev[NR_VM_EVENT_ITEMS];
 
 	all_vm_events(ev);
-	return ev[VMEMMAP_OD_FAULTS];
+	return ev[item];
+}
+
+static unsigned long od_faults(void)
+{
+	return od_event(VMEMMAP_OD_FAULTS);
 }
 
 /*
@@ -118,9 +128,13 @@ static void od_check_equal(struct kunit *test, unsigned int shift)
 	struct page a, b;
 	unsigned long i, bad = 0;
 
-	for (i = 0; i < ARRAY_SIZE(order); i++)
+	for (i = 0; i < ARRAY_SIZE(order); i++) {
+		KUNIT_ASSERT_EQ(test, vmemmap_od_preload(GFP_KERNEL), 0);
 		(void)page_ref_count(pfn_to_page(od->start_pfn + order[i]));
+	}
 	for (i = 0; i < 2048; i++) {
+		if (!(i % (PAGE_SIZE / sizeof(struct page))))
+			KUNIT_ASSERT_EQ(test, vmemmap_od_preload(GFP_KERNEL), 0);
 		od_normalise(&a, pfn_to_page(up->start_pfn + i), up);
 		od_normalise(&b, pfn_to_page(od->start_pfn + i), od);
 		if (memcmp(&a, &b, sizeof(a))) {
@@ -152,16 +166,18 @@ static void od_window_lookup(struct kunit *test)
 	unsigned long below = first - PAGE_SIZE, above = last + 1;
 	unsigned long faults = od_faults();
 
+	struct pt_regs regs = { .ip = _THIS_IP_ };
 	bool hit[4];
 
 	KUNIT_EXPECT_TRUE(test, is_vmemmap_od_address(first));
 	KUNIT_EXPECT_TRUE(test, is_vmemmap_od_address(last));
+	KUNIT_ASSERT_EQ(test, vmemmap_od_preload(GFP_KERNEL), 0);
 	/* As the fault handler calls it: IRQs off. */
 	local_irq_disable();
-	hit[0] = vmemmap_od_fault(below);
-	hit[1] = vmemmap_od_fault(above);
-	hit[2] = vmemmap_od_fault(last);
-	hit[3] = vmemmap_od_fault(last);
+	hit[0] = vmemmap_od_fault(&regs, below);
+	hit[1] = vmemmap_od_fault(&regs, above);
+	hit[2] = vmemmap_od_fault(&regs, last);
+	hit[3] = vmemmap_od_fault(&regs, last);
 	local_irq_enable();
 	/* Outside the window: no lookup hit, nothing populated. */
 	KUNIT_EXPECT_FALSE(test, hit[0]);
@@ -237,8 +253,79 @@ static void od_concurrent_install(struct kunit *test)
 	}
 }
 
+#define OD_STRUCT_PAGES	(PAGE_SIZE / sizeof(struct page))
+
+/*
+ * vmemmap_od_populate() maps exactly the vmemmap pages of its pfns, without
+ * the fault path: touching them afterwards, with IRQs off, faults nothing.
+ */
+static void od_populate_maps_without_faults(struct kunit *test)
+{
+	struct od_test_map *m = od_test_map(test, true, 0);
+	unsigned long pfn = m->start_pfn + 5 * OD_STRUCT_PAGES + 3;
+	unsigned long faults = od_faults();
+	unsigned long atomic = od_event(VMEMMAP_OD_ATOMIC_FAULTS);
+	unsigned long i, refs = 0;
+
+	KUNIT_EXPECT_TRUE(test, vmemmap_od_pfn_mapped(m->start_pfn - 1));
+	KUNIT_EXPECT_FALSE(test, vmemmap_od_pfn_mapped(pfn));
+	/* Ten pfns that straddle two vmemmap pages. */
+	pfn += OD_STRUCT_PAGES - 8;
+	KUNIT_ASSERT_EQ(test, vmemmap_od_populate(pfn, 10, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, od_faults(), faults + 2);
+	KUNIT_EXPECT_TRUE(test, vmemmap_od_pfn_mapped(pfn));
+	KUNIT_EXPECT_TRUE(test, vmemmap_od_pfn_mapped(pfn + 9));
+	KUNIT_EXPECT_FALSE(test, vmemmap_od_pfn_mapped(pfn - OD_STRUCT_PAGES));
+	KUNIT_EXPECT_FALSE(test, vmemmap_od_pfn_mapped(pfn + 9 + OD_STRUCT_PAGES));
+	local_irq_disable();
+	for (i = 0; i < 10; i++)
+		refs += page_ref_count(pfn_to_page(pfn + i));
+	local_irq_enable();
+	KUNIT_EXPECT_EQ(test, refs, 0);
+	KUNIT_EXPECT_EQ(test, od_faults(), faults + 2);
+	KUNIT_EXPECT_EQ(test, od_event(VMEMMAP_OD_ATOMIC_FAULTS), atomic);
+	/* Populated already: nothing more. */
+	KUNIT_ASSERT_EQ(test, vmemmap_od_populate(pfn, 10, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, od_faults(), faults + 2);
+}
+
+/* For a compound page, the head's vmemmap page comes with any of its pfns. */
+static void od_populate_maps_compound_head(struct kunit *test)
+{
+	struct od_test_map *m = od_test_map(test, true, PMD_SHIFT - PAGE_SHIFT);
+	unsigned long head = m->start_pfn + (1UL << (PMD_SHIFT - PAGE_SHIFT));
+	unsigned long tail = head + 300;
+
+	KUNIT_EXPECT_FALSE(test, vmemmap_od_pfn_mapped(tail));
+	KUNIT_ASSERT_EQ(test, vmemmap_od_populate(tail, 1, GFP_KERNEL), 0);
+	KUNIT_EXPECT_TRUE(test, vmemmap_od_pfn_mapped(tail));
+	KUNIT_EXPECT_EQ(test, vmemmap_od_resident(head), 1);
+	KUNIT_EXPECT_EQ(test, vmemmap_od_resident(head + OD_STRUCT_PAGES), 0);
+	KUNIT_EXPECT_TRUE(test, compound_head(pfn_to_page(tail)) == pfn_to_page(head));
+}
+
+/* A fault the known consumers did not prepare is served from the reserve. */
+static void od_fault_served_from_reserve(struct kunit *test)
+{
+	struct od_test_map *m = od_test_map(test, true, 0);
+	unsigned long atomic = od_event(VMEMMAP_OD_ATOMIC_FAULTS);
+	unsigned long failed = od_event(VMEMMAP_OD_FAULT_FAILED);
+	int ref;
+
+	KUNIT_ASSERT_EQ(test, vmemmap_od_preload(GFP_KERNEL), 0);
+	local_irq_disable();
+	ref = page_ref_count(pfn_to_page(m->start_pfn + 1000));
+	local_irq_enable();
+	KUNIT_EXPECT_EQ(test, ref, 0);
+	KUNIT_EXPECT_EQ(test, od_event(VMEMMAP_OD_ATOMIC_FAULTS), atomic + 1);
+	KUNIT_EXPECT_EQ(test, od_event(VMEMMAP_OD_FAULT_FAILED), failed);
+}
+
 static struct kunit_case vmemmap_od_test_cases[] = {
 	KUNIT_CASE(od_window_lookup),
+	KUNIT_CASE(od_populate_maps_without_faults),
+	KUNIT_CASE(od_populate_maps_compound_head),
+	KUNIT_CASE(od_fault_served_from_reserve),
 	KUNIT_CASE(od_init_matches_upfront),
 	KUNIT_CASE(od_init_matches_upfront_compound),
 	KUNIT_CASE(od_concurrent_install),

@@ -11,14 +11,21 @@
  * the mapping, through a fresh mapping (or, for fsdax, read(2) of the file),
  * and against the source read without O_DIRECT.
  *
+ * With DAX_DIO_THREADS=N the reads are shared among N threads: every chunk
+ * is read once, thread t taking every Nth entry of the shuffled order, so
+ * that all threads work across the whole mapping at the same time and race
+ * to pin (and first touch the struct pages of) neighbouring DAX pages.
+ *
  * Environment (set by the wrapper that creates the namespace):
  *   DAX_DIO_TARGET  file on a DAX filesystem, or /dev/daxX.Y
  *   DAX_DIO_SOURCE  file to read with O_DIRECT, at least DAX_DIO_SIZE long
  *   DAX_DIO_SIZE    bytes to map and fill (default 64 MiB)
  *   DAX_DIO_CHUNK   bytes per O_DIRECT read (default 64 KiB)
+ *   DAX_DIO_THREADS threads doing the O_DIRECT reads (default 1)
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +78,7 @@ FIXTURE(dax_dio) {
 	bool devdax;
 	size_t size;
 	size_t chunk;
+	size_t threads;
 	char *map;
 	void *expect;
 };
@@ -91,8 +99,13 @@ FIXTURE_SETUP(dax_dio)
 		SKIP(return, "DAX_DIO_TARGET and DAX_DIO_SOURCE not set");
 	self->size = env_size("DAX_DIO_SIZE", 64 << 20);
 	self->chunk = env_size("DAX_DIO_CHUNK", 64 << 10);
+	self->threads = env_size("DAX_DIO_THREADS", 1);
 	ASSERT_EQ(0UL, self->size % self->chunk);
 	ASSERT_EQ(0UL, self->chunk % 4096);
+	ASSERT_LE(1UL, self->threads);
+	ASSERT_GE(256UL, self->threads);
+	ASSERT_LE(self->threads, self->size / self->chunk)
+		TH_LOG("more threads than %zu KiB chunks", self->chunk >> 10);
 
 	/* What the source holds, read through the page cache. */
 	self->expect = malloc(self->size);
@@ -138,14 +151,54 @@ FIXTURE_TEARDOWN(dax_dio)
 	free(self->expect);
 }
 
-/* Fill the whole mapping with O_DIRECT reads in a shuffled chunk order. */
+/* One thread's share of the reads: entries first, first + step, ... of order. */
+struct dio_share {
+	struct __test_metadata *_metadata;
+	FIXTURE_DATA(dax_dio) *self;
+	const size_t *order;
+	size_t nchunks;
+	size_t first;
+	size_t step;
+	int ret;
+};
+
+static void *dio_share_fill(void *arg)
+{
+	struct dio_share *sh = arg;
+	struct __test_metadata *_metadata = sh->_metadata;
+	FIXTURE_DATA(dax_dio) *self = sh->self;
+	size_t i;
+
+	for (i = sh->first; i < sh->nchunks; i += sh->step) {
+		off_t off = (off_t)sh->order[i] * self->chunk;
+		ssize_t n = pread(self->src, self->map + off, self->chunk, off);
+
+		if (n != (ssize_t)self->chunk) {
+			TH_LOG("thread %zu: O_DIRECT read at %lld into the DAX mapping: %zd (%s)",
+			       sh->first, (long long)off, n, n < 0 ? strerror(errno) : "short");
+			sh->ret = -1;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Fill the whole mapping with O_DIRECT reads in a shuffled chunk order,
+ * from self->threads threads (the calling one among them).
+ */
 static int dio_fill(struct __test_metadata *_metadata, FIXTURE_DATA(dax_dio) *self)
 {
-	size_t nchunks = self->size / self->chunk, i;
+	size_t nchunks = self->size / self->chunk, i, started = 1;
 	size_t *order = calloc(nchunks, sizeof(*order));
+	struct dio_share *share = calloc(self->threads, sizeof(*share));
+	pthread_t *tid = calloc(self->threads, sizeof(*tid));
+	int ret = 0;
 
-	if (!order)
-		return -1;
+	if (!order || !share || !tid) {
+		ret = -1;
+		goto out;
+	}
 	for (i = 0; i < nchunks; i++)
 		order[i] = i;
 	srandom(0x7a11);
@@ -155,19 +208,33 @@ static int dio_fill(struct __test_metadata *_metadata, FIXTURE_DATA(dax_dio) *se
 		order[i] = order[j];
 		order[j] = t;
 	}
-	for (i = 0; i < nchunks; i++) {
-		off_t off = (off_t)order[i] * self->chunk;
-		ssize_t n = pread(self->src, self->map + off, self->chunk, off);
+	for (i = 0; i < self->threads; i++)
+		share[i] = (struct dio_share){ _metadata, self, order, nchunks,
+					       i, self->threads, 0 };
+	for (; started < self->threads; started++) {
+		int err = pthread_create(&tid[started], NULL, dio_share_fill,
+					 &share[started]);
 
-		if (n != (ssize_t)self->chunk) {
-			TH_LOG("O_DIRECT read at %lld into the DAX mapping: %zd (%s)",
-			       (long long)off, n, n < 0 ? strerror(errno) : "short");
-			free(order);
-			return -1;
+		if (err) {
+			TH_LOG("pthread_create: %s", strerror(err));
+			ret = -1;
+			break;
 		}
 	}
+	/* A share no thread could take is read here, so every chunk is read. */
+	for (i = started; i < self->threads; i++)
+		dio_share_fill(&share[i]);
+	dio_share_fill(&share[0]);
+	for (i = 1; i < started; i++)
+		pthread_join(tid[i], NULL);
+	for (i = 0; i < self->threads; i++)
+		if (share[i].ret)
+			ret = -1;
+out:
+	free(tid);
+	free(share);
 	free(order);
-	return 0;
+	return ret;
 }
 
 TEST_F(dax_dio, scattered_reads_pin_dax_pages)
@@ -177,8 +244,9 @@ TEST_F(dax_dio, scattered_reads_pin_dax_pages)
 	ASSERT_LE(0, pins0) TH_LOG("no nr_foll_pin_acquired in /proc/vmstat");
 	ASSERT_EQ(0, dio_fill(_metadata, self));
 	pins = read_vmstat_exact("nr_foll_pin_acquired") - pins0;
-	ksft_print_msg("%zu MiB in %zu KiB O_DIRECT reads, %lld pages pinned\n",
-		       self->size >> 20, self->chunk >> 10, pins);
+	ksft_print_msg("%zu MiB in %zu KiB O_DIRECT reads from %zu thread%s, %lld pages pinned\n",
+		       self->size >> 20, self->chunk >> 10, self->threads,
+		       self->threads == 1 ? "" : "s", pins);
 	/* Each destination page was pinned through GUP at least once. */
 	EXPECT_LE((long long)(self->size / 4096), pins);
 }

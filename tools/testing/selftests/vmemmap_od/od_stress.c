@@ -6,14 +6,21 @@
  * free physical address space (OD_SIZE, default 4T) with an on-demand
  * memmap, then has THREADS threads each make NR accesses at random pfns
  * from one context (a variant per context: process, IRQs off, spinlock
- * held, softirq, hardirq), two threads on each pfn sequence so that first
- * touches race. The driver checks every access; the test checks
- * that none failed, that every touched struct page is intact and idle
- * afterwards, that one fault populated each touched vmemmap page, that
- * resident_kb grew by what was touched (plus page tables), and that it
- * falls back when the range goes away. reserve_empty checks the documented
- * behaviour when no page can be had: the access is not served and
- * get_kernel_nofault() sees -EFAULT.
+ * held, softirq, hardirq, NMI), two threads on each pfn sequence so that
+ * first touches race. The driver is a known consumer: it populates each
+ * batch's struct pages (vmemmap_od_populate()) and fills this CPU's reserve
+ * (vmemmap_od_preload()) where it can sleep, then makes the accesses in the
+ * chosen context, plus a few unprepared ones that the fault handler serves
+ * from the reserve. The driver checks every access; the test checks that
+ * none failed, that all NR were made, that every touched struct page is
+ * intact and idle afterwards, that each touched vmemmap page was populated
+ * once (vmemmap_od_faults counts every population, by populate or fault),
+ * that the fault handler served some of them (vmemmap_od_atomic_faults),
+ * never more than the unprepared accesses, that no fault went unserved
+ * (vmemmap_od_fault_failed), that resident_kb grew by what was touched
+ * (plus page tables), and that it falls back when the range goes away.
+ * reserve_empty checks the documented behaviour when no page can be had:
+ * the access is not served and get_kernel_nofault() sees -EFAULT.
  *
  * The reclaim variants run the same threads, random or sequential, under a
  * budget (OD_BUDGET_KB, default 2048) many times smaller than what they
@@ -21,11 +28,19 @@
  * when the memmap is congested and throttle (vmemmap_od_throttle()); the
  * memmap must stay within one reclaim batch (64 vmemmap pages) of the
  * budget, reclaim must free at least 32 pages per TLB shootdown, and every
- * struct page must come back intact. budget_kb_rejects_nonsense writes nonsense to budget_kb.
+ * struct page must come back intact. budget_kb_rejects_nonsense writes
+ * nonsense to budget_kb.
+ *
+ * walk_populates_nothing walks the pfns of an on-demand range and around it
+ * as hibernation's mark_free_pages() does, pfn_valid() then
+ * pfn_to_online_page(): it sees the pfns valid, none online, and populates
+ * nothing; the same walk with pfn_to_page(), as mark_free_pages() did
+ * before, faults in every vmemmap page it reads.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,35 +52,70 @@
 
 #define FAIL_OD	"/sys/kernel/debug/fail_vmemmap_od/"
 #define THREADS	4
-/* One reclaim batch: 64 vmemmap pages of 4 kB. */
+/*
+ * The sampler's tolerance: one reclaim batch, 64 vmemmap pages of 4 kB.
+ * The memmap is congested from two batches under the budget on, so there
+ * are three batches of room above that point. The driver checks for
+ * congestion before each page it populates (a batch prepares up to 16,
+ * TVO_BATCH; 4 in NMI) and before each access, and then throttles: once
+ * congested, a thread adds at most the first page of a batch and one
+ * unprepared access (another if it raced with the check), each with a PTE
+ * table, about 6 pages; 24 for 4 threads. The rest is for the reclaimer's
+ * latency, as before.
+ */
 #define BATCH_KB	256
+/* pfns a walk covers on either side of the range: one 128 MiB section. */
+#define WALK_SPAN	32768
+/* A raw walk: the range's first 64 vmemmap pages. */
+#define WALK_RAW_VPAGES	64
+#define WALK_RAW_PFNS	(WALK_RAW_VPAGES * 64)
 
-/* "accesses N violations N touched N" */
-static void read_stats(long *accesses, long *violations, long *touched)
+/* The driver's stats line. */
+#define STATS_FMT "accesses %ld violations %ld touched %ld throttled %ld deferred %ld nmi %ld unprepared %ld walk_valid %ld walk_online %ld walk_zone %ld"
+struct tvo_stats {
+	long accesses, violations, touched, throttled, deferred, nmi;
+	long unprepared, walk_valid, walk_online, walk_zone;
+};
+
+/* 0, or -1 if the driver's stats could not be read. */
+static int read_stats(struct tvo_stats *st)
 {
 	FILE *f = fopen(TVO "stats", "r");
+	int n = 0;
 
-	*accesses = *violations = *touched = -1;
+	memset(st, 0xff, sizeof(*st));
 	if (!f)
-		return;
-	if (fscanf(f, "accesses %ld violations %ld touched %ld",
-		   accesses, violations, touched) != 3)
-		*accesses = -1;
+		return -1;
+	n = fscanf(f, STATS_FMT, &st->accesses, &st->violations, &st->touched, &st->throttled,
+		   &st->deferred, &st->nmi, &st->unprepared, &st->walk_valid,
+		   &st->walk_online, &st->walk_zone);
 	fclose(f);
+	return n == 10 ? 0 : -1;
 }
 
-static long read_throttled(void)
+/* The range the driver maps: [start, end) in pfns; 0 or -1. */
+static int read_range(unsigned long *start, unsigned long *end)
 {
-	long a, v, t, thr = -1;
-	FILE *f = fopen(TVO "stats", "r");
+	FILE *f = fopen(TVO "size", "r");
+	int n;
 
-	if (f) {
-		if (fscanf(f, "accesses %ld violations %ld touched %ld throttled %ld",
-			   &a, &v, &t, &thr) != 4)
-			thr = -1;
-		fclose(f);
-	}
-	return thr;
+	if (!f)
+		return -1;
+	n = fscanf(f, "%lx %lx", start, end);
+	fclose(f);
+	return n == 2 ? 0 : -1;
+}
+
+/*
+ * Whether the driver cannot make accesses from @ctx in this kernel: nmi
+ * needs a local APIC to send itself NMIs. Needs a range mapped.
+ */
+static bool ctx_unsupported(const char *ctx)
+{
+	char cmd[32];
+
+	snprintf(cmd, sizeof(cmd), "%s 0 0", ctx);
+	return write_str(TVO "access", cmd) == -EOPNOTSUPP;
 }
 
 struct worker {
@@ -90,6 +140,8 @@ static void *worker_fn(void *arg)
 FIXTURE(od) {
 	long resident0;
 	long faults0;
+	long atomic0;
+	long failed0;
 	long memmap0;
 	long reclaimed0;
 };
@@ -103,6 +155,7 @@ FIXTURE_VARIANT_ADD(od, irqoff) { .ctx = "irqoff" };
 FIXTURE_VARIANT_ADD(od, spinlock) { .ctx = "spinlock" };
 FIXTURE_VARIANT_ADD(od, softirq) { .ctx = "softirq" };
 FIXTURE_VARIANT_ADD(od, hardirq) { .ctx = "hardirq" };
+FIXTURE_VARIANT_ADD(od, nmi) { .ctx = "nmi" };
 
 FIXTURE_SETUP(od)
 {
@@ -115,6 +168,10 @@ FIXTURE_SETUP(od)
 	ASSERT_EQ(0, write_str(TVO "size", size)) TH_LOG("cannot map %s", size);
 	self->faults0 = read_vmstat("vmemmap_od_faults");
 	ASSERT_LE(0, self->faults0) TH_LOG("no vmemmap_od_faults in /proc/vmstat");
+	self->atomic0 = read_vmstat("vmemmap_od_atomic_faults");
+	ASSERT_LE(0, self->atomic0) TH_LOG("no vmemmap_od_atomic_faults in /proc/vmstat");
+	self->failed0 = read_vmstat("vmemmap_od_fault_failed");
+	ASSERT_LE(0, self->failed0) TH_LOG("no vmemmap_od_fault_failed in /proc/vmstat");
 	self->memmap0 = read_vmstat("nr_memmap_pages");
 	self->reclaimed0 = read_vmstat("vmemmap_od_reclaimed");
 }
@@ -127,11 +184,17 @@ FIXTURE_TEARDOWN(od)
 TEST_F(od, threads)
 {
 	unsigned long nr = strtoul(getenv("OD_NR") ?: "20000", NULL, 0);
-	long accesses, violations, touched, resident, faults;
+	long resident, faults, atomic, touched;
+	struct tvo_stats st0, st;
 	struct worker w[THREADS];
 	pthread_t tid[THREADS];
+	bool reclaimed;
 	int i;
 
+	if (ctx_unsupported(variant->ctx))
+		SKIP(return, "%s: not in this kernel (no local APIC to send NMIs)",
+		     variant->ctx);
+	ASSERT_EQ(0, read_stats(&st0)) TH_LOG("cannot parse " TVO "stats");
 	/*
 	 * Threads 2k and 2k+1 share a pfn sequence, so every vmemmap page is
 	 * first touched by two CPUs at once: the concurrent-install race.
@@ -147,17 +210,38 @@ TEST_F(od, threads)
 	}
 	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page is not intact");
 
-	read_stats(&accesses, &violations, &touched);
+	ASSERT_EQ(0, read_stats(&st));
+	touched = st.touched;
 	resident = read_long(OD_SYSFS "resident_kb") - self->resident0;
 	faults = read_vmstat("vmemmap_od_faults") - self->faults0;
-	ksft_print_msg("%s: %d threads x %lu accesses, %ld violations, %ld vmemmap pages touched, %ld faults\n",
-		       variant->ctx, THREADS, nr, violations, touched, faults);
+	atomic = read_vmstat("vmemmap_od_atomic_faults") - self->atomic0;
+	reclaimed = read_vmstat("vmemmap_od_reclaimed") != self->reclaimed0;
+	ksft_print_msg("%s: %d threads x %lu accesses, %ld violations\n",
+		       variant->ctx, THREADS, nr, st.violations);
+	ksft_print_msg("%s: %ld vmemmap pages touched, %ld populated, %ld by faults\n",
+		       variant->ctx, touched, faults, atomic);
+	ksft_print_msg("%s: %ld unprepared accesses, %ld deferred, %ld NMIs\n",
+		       variant->ctx, st.unprepared - st0.unprepared,
+		       st.deferred - st0.deferred, st.nmi - st0.nmi);
 	ksft_print_msg("%s: resident +%ld kB (%.2f kB per touched page)\n", variant->ctx,
 		       resident, touched > 0 ? (double)resident / touched : 0);
-	EXPECT_EQ(0, violations);
-	/* One fault populated each touched vmemmap page, no more. */
-	if (read_vmstat("vmemmap_od_reclaimed") == self->reclaimed0) {
+	EXPECT_EQ(0, st.violations);
+	/* Deferred accesses are made later: every one of them is made. */
+	EXPECT_EQ((long)(THREADS * nr), st.accesses - st0.accesses);
+	/* Every fault was served: the reserve sufficed. */
+	EXPECT_EQ(self->failed0, read_vmstat("vmemmap_od_fault_failed"));
+	/* The fault handler served the unprepared accesses... */
+	EXPECT_LT(0, atomic) TH_LOG("no fault served from the reserve");
+	EXPECT_GE(faults, atomic);
+	if (!strcmp(variant->ctx, "nmi"))
+		EXPECT_LT(0, st.nmi - st0.nmi);
+	/*
+	 * ...and, with nothing reclaimed, only those; each touched vmemmap
+	 * page was populated once, by vmemmap_od_populate() or a fault.
+	 */
+	if (!reclaimed) {
 		EXPECT_EQ(touched, faults);
+		EXPECT_GE(st.unprepared - st0.unprepared, atomic);
 	} else {
 		ksft_print_msg("%s: the shrinker reclaimed some: refaults allowed\n",
 			       variant->ctx);
@@ -215,6 +299,8 @@ FIXTURE_VARIANT_ADD(reclaim, softirq_random) { "softirq", "random" };
 FIXTURE_VARIANT_ADD(reclaim, softirq_seq) { "softirq", "seq" };
 FIXTURE_VARIANT_ADD(reclaim, hardirq_random) { "hardirq", "random" };
 FIXTURE_VARIANT_ADD(reclaim, hardirq_seq) { "hardirq", "seq" };
+FIXTURE_VARIANT_ADD(reclaim, nmi_random) { "nmi", "random" };
+FIXTURE_VARIANT_ADD(reclaim, nmi_seq) { "nmi", "seq" };
 
 FIXTURE_SETUP(reclaim)
 {
@@ -247,14 +333,22 @@ TEST_F(reclaim, threads)
 	long rescued0 = read_vmstat("vmemmap_od_rescued");
 	long shootdowns0 = read_vmstat("vmemmap_od_shootdowns");
 	long faults0 = read_vmstat("vmemmap_od_faults");
-	long throttled0 = read_throttled();
-	long accesses, violations, touched, reclaimed, shootdowns;
+	long atomic0 = read_vmstat("vmemmap_od_atomic_faults");
+	long failed0 = read_vmstat("vmemmap_od_fault_failed");
+	long reclaimed, shootdowns;
 	struct sampler smp = { .max = 0 };
+	struct tvo_stats st0, st;
 	struct worker w[THREADS];
 	pthread_t tid[THREADS], stid;
 	int i;
 
 	ASSERT_LE(0, reclaimed0) TH_LOG("no vmemmap_od_reclaimed in /proc/vmstat");
+	ASSERT_LE(0, atomic0) TH_LOG("no vmemmap_od_atomic_faults in /proc/vmstat");
+	ASSERT_LE(0, failed0) TH_LOG("no vmemmap_od_fault_failed in /proc/vmstat");
+	if (ctx_unsupported(variant->ctx))
+		SKIP(return, "%s: not in this kernel (no local APIC to send NMIs)",
+		     variant->ctx);
+	ASSERT_EQ(0, read_stats(&st0)) TH_LOG("cannot parse " TVO "stats");
 	ASSERT_EQ(0, pthread_create(&stid, NULL, sampler_fn, &smp));
 	for (i = 0; i < THREADS; i++) {
 		w[i] = (struct worker){ .ctx = variant->ctx, .nr = nr,
@@ -271,28 +365,42 @@ TEST_F(reclaim, threads)
 	reclaimed = read_vmstat("vmemmap_od_reclaimed") - reclaimed0;
 	shootdowns = read_vmstat("vmemmap_od_shootdowns") - shootdowns0;
 
-	read_stats(&accesses, &violations, &touched);
-	ksft_print_msg("%s/%s: %d threads x %lu accesses, %ld vmemmap pages touched (%ld kB), budget %ld kB, %ld throttles\n",
-		       variant->ctx, variant->pattern, THREADS, nr, touched,
-		       touched * 4, self->budget, read_throttled() - throttled0);
-	ksft_print_msg("%s/%s: resident_kb max %ld over %ld samples; %ld faults, %ld reclaimed, %ld rescued, %ld shootdowns: %.1f pages per shootdown\n",
-		       variant->ctx, variant->pattern, smp.max, smp.samples,
-		       read_vmstat("vmemmap_od_faults") - faults0, reclaimed,
-		       read_vmstat("vmemmap_od_rescued") - rescued0, shootdowns,
-		       shootdowns ? (double)reclaimed / shootdowns : 0);
-	EXPECT_EQ(0, violations);
+	ASSERT_EQ(0, read_stats(&st));
+	ksft_print_msg("%s/%s: %d threads x %lu accesses, budget %ld kB, %ld throttles\n",
+		       variant->ctx, variant->pattern, THREADS, nr, self->budget,
+		       st.throttled - st0.throttled);
+	ksft_print_msg("%s/%s: %ld vmemmap pages touched (%ld kB), resident_kb max %ld\n",
+		       variant->ctx, variant->pattern, st.touched, st.touched * 4,
+		       smp.max);
+	ksft_print_msg("%s/%s: %ld populated, %ld by faults, %ld reclaimed, %ld rescued\n",
+		       variant->ctx, variant->pattern,
+		       read_vmstat("vmemmap_od_faults") - faults0,
+		       read_vmstat("vmemmap_od_atomic_faults") - atomic0, reclaimed,
+		       read_vmstat("vmemmap_od_rescued") - rescued0);
+	ksft_print_msg("%s/%s: %ld shootdowns: %.1f pages per shootdown; %ld samples\n",
+		       variant->ctx, variant->pattern, shootdowns,
+		       shootdowns ? (double)reclaimed / shootdowns : 0, smp.samples);
+	ksft_print_msg("%s/%s: %ld unprepared accesses, %ld deferred, %ld NMIs\n",
+		       variant->ctx, variant->pattern, st.unprepared - st0.unprepared,
+		       st.deferred - st0.deferred, st.nmi - st0.nmi);
+	EXPECT_EQ(0, st.violations);
+	/* Deferred accesses are made later: every one of them is made. */
+	EXPECT_EQ((long)(THREADS * nr), st.accesses - st0.accesses);
+	/* Every fault was served: the reserve sufficed, under reclaim too. */
+	EXPECT_EQ(failed0, read_vmstat("vmemmap_od_fault_failed"));
 	/* Many times the budget was touched. */
-	EXPECT_LE(self->budget * 4, touched * 4);
+	EXPECT_LE(self->budget * 4, st.touched * 4);
 	EXPECT_LT(0, smp.samples);
 	EXPECT_GE(self->budget + BATCH_KB, smp.max)
 		TH_LOG("resident_kb reached %ld kB, budget %ld kB", smp.max, self->budget);
 	EXPECT_LT(0, reclaimed);
 	EXPECT_LE(32 * shootdowns, reclaimed) TH_LOG("shootdowns are not batched");
 
-	/* Reclaimed and refaulted struct pages are as they must be. */
+	/* Reclaimed and repopulated struct pages are as they must be. */
 	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page is not intact");
-	read_stats(&accesses, &violations, &touched);
-	EXPECT_EQ(0, violations);
+	ASSERT_EQ(0, read_stats(&st));
+	EXPECT_EQ(0, st.violations);
+	EXPECT_EQ(failed0, read_vmstat("vmemmap_od_fault_failed"));
 }
 
 /* Nonsense in budget_kb fails with -EINVAL and changes nothing. */
@@ -339,17 +447,14 @@ TEST(reserve_empty)
 	long failed0 = read_vmstat("vmemmap_od_fault_failed");
 	unsigned long start, end;
 	char pfn[32];
-	FILE *f;
 
 	if (access(TVO "size", W_OK))
 		SKIP(return, "no test_vmemmap_od driver (CONFIG_TEST_VMEMMAP_OD)");
 	if (access(FAIL_OD "probability", W_OK))
 		SKIP(return, "no " FAIL_OD " (CONFIG_FAULT_INJECTION_DEBUG_FS)");
 	ASSERT_EQ(0, write_str(TVO "size", "1G"));
-	f = fopen(TVO "size", "r");
-	ASSERT_NE(NULL, f);
-	ASSERT_EQ(2, fscanf(f, "%lx %lx", &start, &end));
-	fclose(f);
+	ASSERT_EQ(0, read_range(&start, &end));
+	/* The driver's nofault access is unprepared: the fault handler's. */
 	snprintf(pfn, sizeof(pfn), "%#lx", start + (end - start) / 2);
 
 	ASSERT_EQ(0, write_str(FAIL_OD "verbose", "0"));
@@ -361,6 +466,72 @@ TEST(reserve_empty)
 	EXPECT_EQ(failed0 + 1, read_vmstat("vmemmap_od_fault_failed"));
 	/* With pages to be had again, the same access is served. */
 	EXPECT_EQ(0, write_str(TVO "nofault", pfn));
+	EXPECT_EQ(0, write_str(TVO "size", "0"));
+}
+
+/*
+ * A pfn walker that asks pfn_to_online_page() (hibernation's
+ * mark_free_pages(), say) sees the on-demand pfns valid but not online, so
+ * it reads none of their struct pages and populates nothing. One that uses
+ * pfn_to_page() on every valid pfn faults the memmap in as it goes.
+ */
+TEST(walk_populates_nothing)
+{
+	const char *size = getenv("OD_WALK_SIZE") ?: "1G";
+	long faults0, atomic0, failed0, resident0, faults, atomic, resident;
+	unsigned long start, end;
+	struct tvo_stats st;
+	char cmd[32];
+
+	if (access(TVO "walk", W_OK))
+		SKIP(return, "no test_vmemmap_od driver with walk (CONFIG_TEST_VMEMMAP_OD)");
+	ASSERT_EQ(0, write_str(TVO "size", size)) TH_LOG("cannot map %s", size);
+	ASSERT_EQ(0, read_range(&start, &end));
+	faults0 = read_vmstat("vmemmap_od_faults");
+	atomic0 = read_vmstat("vmemmap_od_atomic_faults");
+	failed0 = read_vmstat("vmemmap_od_fault_failed");
+	resident0 = read_long(OD_SYSFS "resident_kb");
+	ASSERT_LE(0, faults0) TH_LOG("no vmemmap_od_faults in /proc/vmstat");
+	ASSERT_LE(0, atomic0) TH_LOG("no vmemmap_od_atomic_faults in /proc/vmstat");
+	ASSERT_LE(0, resident0) TH_LOG("no " OD_SYSFS "resident_kb");
+
+	snprintf(cmd, sizeof(cmd), "%d", WALK_SPAN);
+	ASSERT_EQ(0, write_str(TVO "walk", cmd));
+	ASSERT_EQ(0, read_stats(&st));
+	faults = read_vmstat("vmemmap_od_faults") - faults0;
+	resident = read_long(OD_SYSFS "resident_kb") - resident0;
+	ksft_print_msg("walk of [%#lx - %d, %#lx + %d): %ld valid, %ld online, %ld read\n",
+		       start, WALK_SPAN, end, WALK_SPAN, st.walk_valid,
+		       st.walk_online, st.walk_zone);
+	ksft_print_msg("walk: %ld vmemmap pages populated, resident %+ld kB\n",
+		       faults, resident);
+	/* It saw the on-demand pfns as valid, none as online... */
+	EXPECT_LE((long)(end - start), st.walk_valid);
+	EXPECT_EQ(0, st.walk_online);
+	EXPECT_EQ(0, st.walk_zone);
+	/* ...and populated nothing. */
+	EXPECT_EQ(0, faults) TH_LOG("the walk populated the memmap");
+	EXPECT_EQ(0, resident);
+
+	/* Without the check, pfn_to_page() on the same pfns faults them in. */
+	snprintf(cmd, sizeof(cmd), "%d raw", WALK_RAW_PFNS);
+	ASSERT_EQ(0, write_str(TVO "walk", cmd));
+	ASSERT_EQ(0, read_stats(&st));
+	faults = read_vmstat("vmemmap_od_faults") - faults0;
+	atomic = read_vmstat("vmemmap_od_atomic_faults") - atomic0;
+	resident = read_long(OD_SYSFS "resident_kb") - resident0;
+	ksft_print_msg("raw walk of the first %d pfns: %ld struct pages read\n",
+		       WALK_RAW_PFNS, st.walk_zone);
+	ksft_print_msg("raw walk: %ld vmemmap pages populated, %ld by faults, resident %+ld kB\n",
+		       faults, atomic, resident);
+	EXPECT_EQ(WALK_RAW_PFNS, st.walk_valid);
+	EXPECT_EQ(WALK_RAW_PFNS, st.walk_zone);
+	EXPECT_EQ(WALK_RAW_VPAGES, faults);
+	EXPECT_EQ(WALK_RAW_VPAGES, atomic);
+	/* 4 kB per vmemmap page, and the PTE table that maps them. */
+	EXPECT_LE(WALK_RAW_VPAGES * 4, resident);
+	EXPECT_GE(WALK_RAW_VPAGES * 4 + 4, resident);
+	EXPECT_EQ(failed0, read_vmstat("vmemmap_od_fault_failed"));
 	EXPECT_EQ(0, write_str(TVO "size", "0"));
 }
 
