@@ -235,7 +235,7 @@ static void check(struct __test_metadata *_metadata, FIXTURE_DATA(dax_live) *sel
 	}
 }
 
-TEST_F(dax_live, reclaim_keeps_live_state)
+TEST_F_TIMEOUT(dax_live, reclaim_keeps_live_state, 120)
 {
 	long reclaimed0 = read_vmstat("vmemmap_od_reclaimed");
 	long rescued0 = read_vmstat("vmemmap_od_rescued");

@@ -181,7 +181,7 @@ FIXTURE_TEARDOWN(od)
 	write_str(TVO "size", "0");
 }
 
-TEST_F(od, threads)
+TEST_F_TIMEOUT(od, threads, 120)
 {
 	unsigned long nr = strtoul(getenv("OD_NR") ?: "20000", NULL, 0);
 	long resident, faults, atomic, touched;
@@ -326,7 +326,7 @@ FIXTURE_TEARDOWN(reclaim)
 	write_str(OD_SYSFS "budget_kb", buf);
 }
 
-TEST_F(reclaim, threads)
+TEST_F_TIMEOUT(reclaim, threads, 120)
 {
 	unsigned long nr = strtoul(getenv("OD_NR") ?: "20000", NULL, 0);
 	long reclaimed0 = read_vmstat("vmemmap_od_reclaimed");
