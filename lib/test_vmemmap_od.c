@@ -13,7 +13,9 @@
  *             up front instead (to compare with); read "START_PFN END_PFN"
  *   access    write "CTX NR SEED [PATTERN [WS]]": NR struct page accesses
  *             from CTX = process | irqoff | spinlock | softirq | hardirq |
- *             nmi, at random pfns (PATTERN random, the default), at every
+ *             nmi | fault (process context, every access unprepared: the
+ *             fault handler populates each new vmemmap page, for measuring
+ *             it), at random pfns (PATTERN random, the default), at every
  *             8th pfn from a random start (seq), or at pfns whose vmemmap
  *             pages follow Zipf's law (zipf), all within the first WS
  *             vmemmap pages of the range (0 or none: all of it); the write
@@ -235,7 +237,7 @@ static void tvo_touch(struct tvo_range *r, unsigned long pfn)
 enum tvo_pattern { TVO_RANDOM, TVO_SEQ, TVO_ZIPF };
 
 enum tvo_ctx { TVO_PROCESS, TVO_IRQOFF, TVO_SPINLOCK, TVO_SOFTIRQ,
-	       TVO_HARDIRQ, TVO_NMI };
+	       TVO_HARDIRQ, TVO_NMI, TVO_FAULT };
 
 /**
  * struct tvo_run - the state of one access write
@@ -533,6 +535,7 @@ static int tvo_section(struct tvo_run *run, enum tvo_ctx ctx)
 
 	switch (ctx) {
 	case TVO_PROCESS:
+	case TVO_FAULT:
 		tvo_batch(run);
 		return 0;
 	case TVO_IRQOFF:
@@ -564,7 +567,8 @@ static int tvo_run_ctx(struct tvo_range *r, enum tvo_ctx ctx, unsigned long nr,
 {
 	struct tvo_run run = { .r = r, .left = nr, .pattern = pattern,
 			       .rnd = (seed + 1) * 0x9e3779b97f4a7c15ULL,
-			       .batch = ctx == TVO_NMI ? TVO_NMI_BATCH : TVO_BATCH };
+			       .batch = ctx == TVO_NMI ? TVO_NMI_BATCH :
+					ctx == TVO_FAULT ? 0 : TVO_BATCH };
 	int ret = 0;
 
 	if (ctx == TVO_NMI && !tvo_nmi_supported())
@@ -818,7 +822,7 @@ static ssize_t access_write(struct file *file, const char __user *ubuf,
 	static const char * const ctxs[] = {
 		[TVO_PROCESS] = "process", [TVO_IRQOFF] = "irqoff",
 		[TVO_SPINLOCK] = "spinlock", [TVO_SOFTIRQ] = "softirq",
-		[TVO_HARDIRQ] = "hardirq", [TVO_NMI] = "nmi",
+		[TVO_HARDIRQ] = "hardirq", [TVO_NMI] = "nmi", [TVO_FAULT] = "fault",
 	};
 	char *buf = tvo_get_cmd(ubuf, count), ctx[16], pattern[16] = "random";
 	long before = atomic_long_read(&tvo_violations);

@@ -352,7 +352,8 @@ static unsigned long od_vaddr(unsigned long pfn)
 
 static bool od_node_active(int nid)
 {
-	return READ_ONCE(od_node_windows[nid]);
+	/* Pairs with the release in od_node_get(): od_reserves[nid] is set. */
+	return smp_load_acquire(&od_node_windows[nid]);
 }
 
 static struct od_reserve *od_reserve_of(int cpu, int nid)
@@ -363,7 +364,7 @@ static struct od_reserve *od_reserve_of(int cpu, int nid)
 /*
  * Fill the empty slots of @cpu's reserve of node @nid with pages from that
  * node. A page put in after the node's last window went is taken out
- * again (od_reserve_drain() sets the count to 0 before it drains).
+ * again (od_node_put() sets the count to 0 before it drains).
  */
 static int od_reserve_fill_cpu(int cpu, int nid, gfp_t gfp)
 {
@@ -446,7 +447,8 @@ static int od_node_get(int nid)
 			return -ENOMEM;
 		WRITE_ONCE(od_reserves[nid], r);
 	}
-	WRITE_ONCE(od_node_windows[nid], od_node_windows[nid] + 1);
+	/* Pairs with the acquire in od_node_active(): od_reserves[nid] is set. */
+	smp_store_release(&od_node_windows[nid], od_node_windows[nid] + 1);
 	for_each_online_cpu(cpu)
 		od_reserve_fill_cpu(cpu, nid, GFP_KERNEL);
 	return 0;
@@ -481,18 +483,27 @@ static void od_refill_workfn(struct work_struct *work)
 		od_reserve_fill_nodes(cpu, GFP_KERNEL);
 }
 
-/* CPU hotplug: a CPU gets its reserves before it runs anything. */
+/*
+ * CPU hotplug: a CPU gets its reserves before it runs anything (and again
+ * once it is up, for a node whose first window came meanwhile). Never
+ * fails the bring-up: what could not be had, the worker fills later.
+ */
 static int od_cpu_prepare(unsigned int cpu)
 {
-	return od_reserve_fill_nodes(cpu, GFP_KERNEL);
+	if (od_reserve_fill_nodes(cpu, GFP_KERNEL))
+		queue_work(od_wq, &od_refill_work);
+	return 0;
 }
 
-/* ... and gives them back once it is dead. */
+/*
+ * ... and gives them back once it is dead. A refill that comes after this
+ * is drained when the node's last window goes. A kick still pending on it
+ * is harmless: it runs when the CPU comes back.
+ */
 static int od_cpu_dead(unsigned int cpu)
 {
 	int nid;
 
-	irq_work_sync(per_cpu_ptr(&od_kick_irq_work, cpu));
 	for_each_node(nid)
 		if (od_reserves[nid])
 			od_reserve_drain_cpu(cpu, nid);
@@ -559,8 +570,14 @@ static struct page *od_page_get(struct od_src *src, int nid)
 			page = xchg(&src->spare[i], NULL);
 		return page;
 	}
-	/* Fault injection: an empty reserve. */
-	if (should_fail(&fail_vmemmap_od, PAGE_SIZE))
+	/*
+	 * Fault injection: an empty reserve. Not in NMI (should_fail() takes a
+	 * local_lock for its random numbers), never reporting (printk under
+	 * the locks a fault may come with), and only while armed: a task's
+	 * fail-nth must not fail an ordinary access.
+	 */
+	if (unlikely(READ_ONCE(fail_vmemmap_od.probability)) && !in_nmi() &&
+	    should_fail_ex(&fail_vmemmap_od, PAGE_SIZE, FAULT_NOWARN))
 		return NULL;
 	r = this_cpu_ptr(READ_ONCE(od_reserves[nid]));
 	for (i = 0; i < OD_RESERVE_SLOTS && !page; i++)
@@ -816,21 +833,35 @@ static unsigned long od_head_pfn(struct vmemmap_od_window *w, unsigned long pfn)
 	return w->start_pfn + round_down(pfn - w->start_pfn, nr);
 }
 
+/* Tries of od_populate_gfp() against a reclaimer that takes the page again. */
+#define OD_POPULATE_TRIES	4
+
+static bool od_vaddr_mapped_rcu(unsigned long vaddr)
+{
+	bool mapped;
+
+	rcu_read_lock();
+	mapped = od_vaddr_mapped(vaddr);
+	rcu_read_unlock();
+	return mapped;
+}
+
 /*
- * Populate the vmemmap page at @vaddr where we may sleep: allocate with
- * @gfp first, then install under RCU. Reclaim may take the page again at
- * once; a few tries, then the access that follows faults and is served
- * from the reserve.
+ * Populate the vmemmap page at @vaddr with pages allocated with @gfp (which
+ * may sleep) first, then installed under RCU. -EAGAIN if reclaim took it
+ * again each time: the access that follows faults and is served from the
+ * reserve.
  */
-static int od_populate_sleepable(struct vmemmap_od_window *w,
-				 unsigned long vaddr, struct od_src *src,
-				 gfp_t gfp)
+static int od_populate_gfp(struct vmemmap_od_window *w, unsigned long vaddr,
+			   struct od_src *src, gfp_t gfp)
 {
 	unsigned long pfn = page_to_pfn((struct page *)vaddr);
 	int tries, i;
 	bool ok;
 
-	for (tries = 0; tries < 4; tries++) {
+	for (tries = 0; tries < OD_POPULATE_TRIES; tries++) {
+		if (od_vaddr_mapped_rcu(vaddr))
+			return 0;
 		for (i = 0; i < ARRAY_SIZE(src->spare); i++) {
 			if (src->spare[i])
 				continue;
@@ -839,13 +870,12 @@ static int od_populate_sleepable(struct vmemmap_od_window *w,
 				return -ENOMEM;
 		}
 		rcu_read_lock();
-		ok = od_vaddr_mapped(vaddr) || od_populate(w, vaddr, pfn, src);
-		ok = ok && od_vaddr_mapped(vaddr);
+		ok = od_populate(w, vaddr, pfn, src) && od_vaddr_mapped(vaddr);
 		rcu_read_unlock();
 		if (ok)
 			return 0;
 	}
-	return 0;
+	return -EAGAIN;
 }
 
 static struct vmemmap_od_window *od_find(struct dev_pagemap *pgmap, int range_id)
@@ -1114,20 +1144,33 @@ static int od_save(struct vmemmap_od_window *w, unsigned long pfn,
  * needed while their head is referenced (a pin, a GUP or mapping reference):
  * whoever drops the reference reads the tails again (unpin_user_pages() of
  * a tail page, O_DIRECT completion in IRQ context), maybe where it cannot
- * populate them. An unmapped head is idle. Under od_reclaim_lock: only the
- * reclaimer unmaps, so a head found mapped can be read.
+ * populate them. A head that is not resident is idle. The head is read
+ * through the direct map of its vmemmap page, which may be parked in this
+ * batch. Under od_reclaim_lock: only the reclaimer frees vmemmap pages.
  */
 static bool od_head_busy(struct vmemmap_od_window *w, unsigned long pfn)
 {
-	unsigned long head;
+	unsigned long head, vaddr;
+	pmd_t *pmd, pmdval;
+	pte_t pte;
 
 	if (!w->pgmap->vmemmap_shift)
 		return false;
 	head = od_head_pfn(w, pfn);
 	/* A head in this vmemmap page is checked with the rest of it. */
-	if (head >= pfn || !od_vaddr_mapped(od_vaddr(head) & PAGE_MASK))
+	if (head >= pfn)
 		return false;
-	return page_ref_count(pfn_to_page(head)) != w->idle_head_ref;
+	vaddr = od_vaddr(head);
+	pmd = od_pmd(vaddr);
+	pmdval = pmd ? READ_ONCE(*pmd) : __pmd(0);
+	/* Present or parked, the entries still name their pages. */
+	if (pmd_none(pmdval) || pmd_leaf(pmdval))
+		return false;
+	pte = ptep_get(od_pte(pmdval, vaddr));
+	if (pte_none(pte))
+		return false;
+	return page_ref_count((struct page *)page_address(pte_page(pte)) +
+			      head % OD_STRUCT_PAGES) != w->idle_head_ref;
 }
 
 /*
@@ -1600,12 +1643,13 @@ int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid)
 	atomic_long_add(w->nr_tables, &od_resident);
 	if (ret)
 		goto err;
+	/* The reserves of the node first: a fault may come once w is findable. */
+	ret = od_node_get(nid);
+	if (ret)
+		goto err;
 	ret = xa_err(xa_store_range(&od_windows, pfn_to_section_nr(start_pfn),
 				    pfn_to_section_nr(end_pfn - 1), w,
 				    GFP_KERNEL));
-	if (ret)
-		goto err_xa;
-	ret = od_node_get(nid);
 	if (ret)
 		goto err_xa;
 	list_add(&w->list, &od_windows_list);
@@ -1617,6 +1661,7 @@ err_xa:
 	xa_store_range(&od_windows, pfn_to_section_nr(start_pfn),
 		       pfn_to_section_nr(end_pfn - 1), NULL, GFP_KERNEL);
 	synchronize_rcu();
+	od_node_put(nid);
 err:
 	atomic_long_sub(w->nr_tables, &od_resident);
 	if (list_empty(&od_windows_list))
@@ -1673,8 +1718,11 @@ void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id)
 	if (list_empty(&od_windows_list)) {
 		int cpu;
 
-		/* No fault can come any more: let no kick or refill linger. */
-		for_each_possible_cpu(cpu)
+		/*
+		 * No fault can come any more: let no kick or refill linger. An
+		 * offline CPU runs a kick it got while dying when it comes back.
+		 */
+		for_each_online_cpu(cpu)
 			irq_work_sync(per_cpu_ptr(&od_kick_irq_work, cpu));
 		cancel_work_sync(&od_refill_work);
 		od_spare_free();
@@ -1786,40 +1834,50 @@ NOKPROBE_SYMBOL(__vmemmap_od_pfn_mapped);
  * window, and the one of the head of @pfn's compound page, and tops up the
  * calling CPU's reserve. pfns in no window are skipped: one compare.
  *
- * The caller keeps the pfns' dev_pagemap from going away (holds a reference
- * to it, or to the mapping that maps them). Reclaim may take the pages
- * again afterwards, like any idle vmemmap page; a consumer that must not
- * fault checks vmemmap_od_pfn_mapped() where it takes its reference, and
- * populates again if it says false.
+ * The pfns are of one dev_pagemap; a reference to it is taken for the
+ * time of the call. Reclaim may take the pages again afterwards, like any
+ * idle vmemmap page; a consumer that must not fault checks
+ * vmemmap_od_pfn_mapped() where it takes its reference, and populates again
+ * if it says false.
  *
- * Return: 0, or -ENOMEM if a page could not be allocated.
+ * Return: 0; -ENOMEM if a page could not be allocated; -EAGAIN if reclaim
+ * took a page again as often as it was populated (the caller may touch the
+ * struct page anyway: the fault path serves it).
  */
 int vmemmap_od_populate(unsigned long pfn, unsigned long nr_pages, gfp_t gfp)
 {
 	struct od_src src = { .reserve = false };
 	struct vmemmap_od_window *w;
+	struct dev_pagemap *pgmap;
 	unsigned long vaddr, end;
+	bool in_window;
 	int i, ret = 0;
 
-	if (!nr_pages || !is_vmemmap_od_address(od_vaddr(pfn)))
-		return 0;
 	might_alloc(gfp);
+	rcu_read_lock();
+	in_window = nr_pages && is_vmemmap_od_address(od_vaddr(pfn));
+	rcu_read_unlock();
+	if (!in_window)
+		return 0;
+	/* Keeps the window from going away under us, whatever the caller holds. */
+	pgmap = get_dev_pagemap(pfn, NULL);
+	if (!pgmap)
+		return 0;
 	rcu_read_lock();
 	w = od_window_of(od_vaddr(pfn));
 	rcu_read_unlock();
-	/* The caller keeps @w alive from here: it holds the pgmap. */
 	if (!w)
-		return 0;
+		goto out;
 	if (gfpflags_allow_blocking(gfp))
 		od_reserve_fill_cpu(raw_smp_processor_id(), w->nid, gfp);
 
 	if (w->pgmap->vmemmap_shift)
-		ret = od_populate_sleepable(w, od_vaddr(od_head_pfn(w, pfn)) & PAGE_MASK,
-					    &src, gfp);
+		ret = od_populate_gfp(w, od_vaddr(od_head_pfn(w, pfn)) & PAGE_MASK,
+				      &src, gfp);
 	end = od_vaddr(min(pfn + nr_pages, w->end_pfn) - 1);
 	for (vaddr = od_vaddr(pfn) & PAGE_MASK; !ret && vaddr <= end;
 	     vaddr += PAGE_SIZE) {
-		ret = od_populate_sleepable(w, vaddr, &src, gfp);
+		ret = od_populate_gfp(w, vaddr, &src, gfp);
 		if (gfpflags_allow_blocking(gfp))
 			cond_resched();
 	}
@@ -1827,6 +1885,8 @@ int vmemmap_od_populate(unsigned long pfn, unsigned long nr_pages, gfp_t gfp)
 		if (src.spare[i])
 			__free_page(src.spare[i]);
 	od_wake_reclaimd();
+out:
+	put_dev_pagemap(pgmap);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(vmemmap_od_populate);
@@ -1838,15 +1898,17 @@ EXPORT_SYMBOL_GPL(vmemmap_od_populate);
  * For code that is about to enter a section that may fault on struct pages
  * it could not populate first (it does not know them yet): the fault path
  * then finds a full reserve. Like radix_tree_preload(), but nothing is kept
- * for the caller: the reserve serves whoever faults on this CPU.
+ * for the caller: the reserve serves whoever faults on this CPU. The caller
+ * disables migration (migrate_disable()) around the preload and the section,
+ * so that the reserve it filled is the one its faults take from.
  *
  * Return: 0, or -ENOMEM if the reserve could not be filled.
  */
 int vmemmap_od_preload(gfp_t gfp)
 {
+	might_alloc(gfp);
 	if (!static_branch_unlikely(&vmemmap_od_active))
 		return 0;
-	might_alloc(gfp);
 	return od_reserve_fill_nodes(raw_smp_processor_id(), gfp);
 }
 EXPORT_SYMBOL_GPL(vmemmap_od_preload);
@@ -1899,9 +1961,9 @@ bool vmemmap_od_fault(struct pt_regs *regs, unsigned long addr)
 
 	count_vm_event(VMEMMAP_OD_FAULT_FAILED);
 	if (!search_exception_tables(instruction_pointer(regs)))
-		pr_err_once("vmemmap_od: reserve empty: cannot populate the struct page at %px (pfn %#lx) in %s context at %pS\n",
-			    (void *)addr, pfn, od_context(regs),
-			    (void *)instruction_pointer(regs));
+		pr_err_once("vmemmap_od: reserve empty: cannot populate the struct page of pfn %#lx in %s context at %pS\n",
+			    pfn + (addr & ~PAGE_MASK) / sizeof(struct page),
+			    od_context(regs), (void *)instruction_pointer(regs));
 	return false;
 }
 NOKPROBE_SYMBOL(vmemmap_od_fault);

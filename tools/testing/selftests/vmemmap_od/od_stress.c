@@ -460,9 +460,14 @@ TEST(reserve_empty)
 	ASSERT_EQ(0, write_str(FAIL_OD "verbose", "0"));
 	ASSERT_EQ(0, write_str(FAIL_OD "interval", "1"));
 	ASSERT_EQ(0, write_str(FAIL_OD "times", "1"));
+	/* Only this task's faults: another CPU's must not take the one failure. */
+	ASSERT_EQ(0, write_str(FAIL_OD "task-filter", "Y"));
+	ASSERT_EQ(0, write_str("/proc/self/make-it-fail", "1"));
 	ASSERT_EQ(0, write_str(FAIL_OD "probability", "100"));
 	EXPECT_EQ(-EFAULT, write_str(TVO "nofault", pfn));
 	write_str(FAIL_OD "probability", "0");
+	write_str("/proc/self/make-it-fail", "0");
+	write_str(FAIL_OD "task-filter", "N");
 	EXPECT_EQ(failed0 + 1, read_vmstat("vmemmap_od_fault_failed"));
 	/* With pages to be had again, the same access is served. */
 	EXPECT_EQ(0, write_str(TVO "nofault", pfn));
