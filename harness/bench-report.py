@@ -130,7 +130,10 @@ anon_no = find("anon", key="nokconfig")
 p("## 2. Fault overhead")
 p()
 p("The test driver (`lib/test_vmemmap_od.c`) touches 20000 random struct "
-  "pages of a fresh 1 TiB on-demand range from process context, each in a "
+  "pages of a fresh 1 TiB on-demand range from process context (its `fault` "
+  "context: no access is populated first, so the fault handler populates "
+  "each vmemmap page from its per-CPU reserve, which the driver tops up "
+  "with `vmemmap_od_preload()` between pairs of accesses), each in a "
   "vmemmap page of its own, while `perf record -e "
   "vmemmap_od:vmemmap_od_fault -a` records the fault tracepoint; its "
   "`duration_ns` is the time from the fault hook's entry to the page being "

@@ -341,6 +341,8 @@ static void tvo_draw(struct tvo_run *run)
  *
  * Return: 0, or -ENOMEM from vmemmap_od_populate().
  */
+static bool tvo_mapped(unsigned long pfn);
+
 static int tvo_prepare(struct tvo_run *run, bool *congested)
 {
 	unsigned int i, unprepared;
@@ -354,8 +356,12 @@ static int tvo_prepare(struct tvo_run *run, bool *congested)
 			*congested = true;
 			break;
 		}
+		/* Resident already: nothing to do, as for a consumer. */
+		if (tvo_mapped(run->pfn[i]))
+			continue;
+		/* -EAGAIN: reclaim keeps taking it; the batch defers it. */
 		ret = vmemmap_od_populate(run->pfn[i], 1, GFP_KERNEL);
-		if (ret)
+		if (ret == -ENOMEM)
 			return ret;
 	}
 	run->nr_prep = i;
@@ -629,7 +635,7 @@ static int tvo_verify_vpage(struct tvo_range *r, unsigned long pfn, long *bad)
 
 	for (;;) {
 		ret = vmemmap_od_populate(pfn, STRUCT_PAGES_PER_VPAGE, GFP_KERNEL);
-		if (ret)
+		if (ret == -ENOMEM)
 			return ret;
 		local_irq_save(flags);
 		if (vmemmap_od_pfn_mapped(pfn))
@@ -962,7 +968,7 @@ static int page_show(struct seq_file *m, void *v)
 	 * are served from the reserve this topped up.
 	 */
 	ret = vmemmap_od_populate(pfn, 1, GFP_KERNEL);
-	if (ret) {
+	if (ret == -ENOMEM) {
 		put_dev_pagemap(pgmap);
 		return ret;
 	}

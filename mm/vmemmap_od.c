@@ -2017,15 +2017,10 @@ static const struct attribute_group vmemmap_od_attr_group = {
 	.attrs = vmemmap_od_attrs,
 };
 
-static int __init vmemmap_od_init(void)
+/* What the fault path needs: the reserves, their worker and CPU hotplug. */
+static int __init od_init_reserves(void)
 {
-	struct shrinker *shrinker;
-	struct kobject *kobj;
 	int ret;
-
-	/* A vmemmap page holds whole struct pages: 64 on x86-64. */
-	BUILD_BUG_ON(PAGE_SIZE % sizeof(struct page));
-	fault_create_debugfs_attr("fail_vmemmap_od", NULL, &fail_vmemmap_od);
 
 	od_reserves = kcalloc(nr_node_ids, sizeof(*od_reserves), GFP_KERNEL);
 	od_node_windows = kcalloc(nr_node_ids, sizeof(*od_node_windows), GFP_KERNEL);
@@ -2041,8 +2036,27 @@ static int __init vmemmap_od_init(void)
 	/* Again once up, for a node whose first window came meanwhile. */
 	ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "mm/vmemmap_od:online",
 					od_cpu_prepare, NULL);
-	if (ret < 0)
+	return ret < 0 ? ret : 0;
+}
+
+static int __init vmemmap_od_init(void)
+{
+	struct shrinker *shrinker;
+	struct kobject *kobj;
+	int ret;
+
+	/* A vmemmap page holds whole struct pages: 64 on x86-64. */
+	BUILD_BUG_ON(PAGE_SIZE % sizeof(struct page));
+	fault_create_debugfs_attr("fail_vmemmap_od", NULL, &fail_vmemmap_od);
+
+	ret = od_init_reserves();
+	if (ret) {
+		/* No window may fault without its reserves: refuse them all. */
+		od_disabled = true;
+		pr_warn("vmemmap_od: disabled: cannot set up the fault path's reserves (%d)\n",
+			ret);
 		return ret;
+	}
 
 	od_reclaimd = kthread_run(od_reclaimd_fn, NULL, "vmemmap_od");
 	if (IS_ERR(od_reclaimd))
