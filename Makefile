@@ -13,8 +13,8 @@ PMEM ?= 1T
 # `make demo FULL=1` measures map=dev at the full $(PMEM) instead of 64G;
 # `make bench FULL=1` also binds 1 TiB with map=dev.
 FULL ?= 0
-# `make check INJECT=fail|warn|oops|panic|hang` breaks the run on purpose,
-# to show that the harness notices.
+# `make check INJECT=fail|skip|exit|short|kunit-init|warn|oops|panic|hang`
+# breaks the run on purpose, to show that the harness notices.
 INJECT ?=
 # Guest paging: on = 5-level (QEMU -cpu max offers LA57), off = 4-level.
 # The vmemmap layout differs between the two.
@@ -34,7 +34,7 @@ help:
 	@echo '  make bench      on-demand vs map=mem vs map=dev, fault cost, reclaim: bench/results.md + plots'
 	@echo '  make clean      remove build/ except the kernel tree; distclean removes all of build/'
 	@echo 'Variables: PMEM=SIZE (vm, demo), FULL=1 (demo, bench: map=dev at full size),'
-	@echo '           INJECT=fail|warn|oops|panic|hang (check), LA57=on|off (guest paging levels)'
+	@echo '           INJECT=KIND (check; README), LA57=on|off (guest paging levels)'
 
 deps:
 	@$(H)/deps.sh

@@ -12,8 +12,10 @@
 #
 # Exit status 0 only when no test failed, every boot finished its test plan
 # in time, and no console log holds a kernel report (see judge.sh).
-# Argument: an injected failure (fail|warn|oops|panic|hang) for the first
-# boot, to show that the harness notices.
+# Argument: an injected failure (fail|skip|exit|short|kunit-init|warn|
+# oops|panic|hang) for the first boot, to show that the harness notices.
+# Each boot must report exactly its plan of results, its job must exit 0,
+# and a skip fails unless harness/skips-allowed lists it.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/harness/lib.sh"
@@ -22,10 +24,16 @@ inject=${1:-}
 t0=$(date +%s)
 pass=0 fail=0 skip=0 status=0
 
-# boot NAME QEMU-RUN-ARGS...: run one boot, judge it, add up its results.
+# Skips that do not fail the run: one extended regex per line, matched
+# against the result's description, each with the reason it may skip.
+allowed_skips=$top/harness/skips-allowed
+
+# boot NAME PLAN QEMU-RUN-ARGS...: run one boot, judge it, add up its
+# results. PLAN is the number of results the boot's job must report: a
+# job that stops early, or that silently loses a test, reports fewer.
 boot() {
-	local name=$1 qrc judged=ok tap p s f
-	shift
+	local name=$1 plan=$2 qrc judged=ok tap p s f got job bad_skips
+	shift 2
 	"$top/harness/qemu-run.sh" --name "$name" "$@"
 	qrc=$?
 	tap=$B/logs/$name.tap
@@ -38,9 +46,25 @@ boot() {
 		warn "$name: QEMU exited with status $qrc$([ $qrc = 124 ] && echo ' (guest timed out)')"
 		status=1
 	fi
-	if ! grep -qE '^1\.\.[0-9]+$' "$tap"; then
+	got=$(sed -nE 's/^1\.\.([0-9]+)$/\1/p' "$tap" | tail -n 1)
+	if [ -z "$got" ]; then
 		warn "$name: the guest did not finish its test plan (crash, panic or timeout)"
 		fail=$((fail + 1)) status=1
+	elif [ "$got" != "$plan" ]; then
+		warn "$name: the guest reported $got results, this boot's plan is $plan"
+		fail=$((fail + 1)) status=1
+	fi
+	job=$(sed -nE 's/^vod: job [^ ]+ exited ([0-9]+)\r?$/\1/p' "$B/logs/$name.console.log" | tail -n 1)
+	if [ "$job" != 0 ]; then
+		warn "$name: the guest's job did not exit 0 (${job:-no exit line})"
+		fail=$((fail + 1)) status=1
+	fi
+	bad_skips=$(grep -E '^ok [0-9]+ .*# SKIP' "$tap" | sed -E 's/^ok [0-9]+ - //; s/ # SKIP.*//' |
+		grep -vxEf <(grep -vE '^(#|$)' "$allowed_skips") || true)
+	if [ -n "$bad_skips" ]; then
+		warn "$name: tests skipped that harness/skips-allowed does not allow:"
+		echo "$bad_skips"
+		fail=$((fail + $(echo "$bad_skips" | wc -l))) status=1
 	fi
 	"$top/harness/judge.sh" "$name" || { judged=bad; status=1; }
 	if [ "$f" != 0 ]; then
@@ -56,17 +80,17 @@ boot() {
 	return 0
 }
 
-boot check --job check --pmem 64G,1T --smp 2 --timeout "${CHECK_TIMEOUT:-1500}" \
+boot check 131 --job check --pmem 64G,1T,2G,2G,2G --smp 2 --timeout "${CHECK_TIMEOUT:-1500}" \
 	${inject:+--inject "$inject"}
 
 # 4-level paging (QEMU offers LA57 otherwise): another vmemmap layout.
-boot check-4level --job od --pmem none --la57 off --timeout 900
+boot check-4level 42 --job od --pmem 60G,2G,2G,2G --la57 off --timeout 900
 
 persist=(--job persist --pmem 1G --pmem-name persist --keep-pmem --timeout 300)
 rm -f "$B"/pmem/persist-*.img
-boot persist-create "${persist[@]}" --args create
-boot persist-refused "${persist[@]}" --args refused --append vmemmap_on_demand=off
-boot persist-restored "${persist[@]}" --args restored
+boot persist-create 2 "${persist[@]}" --args create
+boot persist-refused 3 "${persist[@]}" --args refused --append vmemmap_on_demand=off
+boot persist-restored 3 "${persist[@]}" --args restored
 rm -f "$B"/pmem/persist-*.img
 
 say "check took $(($(date +%s) - t0)) s; logs in build/logs/"

@@ -3,7 +3,8 @@
 #
 #   qemu-run.sh --name NAME [--job JOB] [--args A,B] [--pmem SIZE[,SIZE...]]
 #               [--mem 2G] [--smp 2] [--timeout SECONDS] [--la57 on|off]
-#               [--inject fail|warn|oops|panic|hang] [--append "..."]
+#               [--inject fail|skip|exit|short|kunit-init|warn|oops|panic|hang]
+#               [--append "..."]
 #               [--interactive] [--accel auto|tcg|kvm]
 #               [--pmem-name NAME] [--keep-pmem]
 #
@@ -78,6 +79,8 @@ memarg=$mem
 cmdline="console=ttyS0 oops=panic panic=-1 brd.rd_nr=1 brd.rd_size=262144 vod.job=$job"
 [ -n "$args" ] && cmdline+=" vod.args=$args"
 [ -n "$inject" ] && cmdline+=" vod.inject=$inject"
+# A KUnit suite whose init fails: no case runs, the suite says "not ok".
+[ "$inject" = kunit-init ] && cmdline+=" vmemmap_od_kunit.fail_suite_init=1"
 [ -n "$append" ] && cmdline+=" $append"
 
 cpu="max,phys-bits=46"

@@ -96,6 +96,22 @@
  * table. Between two passes no entry is parked; unhooked tables may wait
  * for their grace period, and unregistration frees them first.
  *
+ * Other walkers of the kernel page tables. ptdump (debugfs page_tables,
+ * the W+X check) walks them under get_online_mems() and
+ * mmap_write_lock(&init_mm), and reads a PTE table it found without any
+ * other protection; the grace period above does not cover it. So a batch
+ * parks and unhooks PTE tables under mmap_read_lock(&init_mm): a table
+ * unhooked was not being walked, and a later walk cannot find it. The
+ * shrinker only tries the lock (it may run in an allocation by the walker
+ * itself) and otherwise leaves the tables queued. Registration and
+ * unregistration run under mem_hotplug_begin(), which excludes ptdump and
+ * every other creator or remover of vmemmap tables (memory hot-add and
+ * hot-remove: vmemmap_populate() and vmemmap_free()). vmemmap_free()
+ * keeps any table that serves a registered window, so a window's tables
+ * down to the PMD tables live exactly as long as the window, whatever
+ * happens around it (vmemmap_od_in_range()). A parked entry reads as not
+ * present to every walker.
+ *
  * Lifetime. Windows are found through an xarray indexed by section under
  * RCU. Unregistering a window removes it from the xarray, waits for an RCU
  * grace period, then, under od_reclaim_lock, takes its pages off the LRA
@@ -1257,7 +1273,9 @@ static void od_queue_table(struct od_batch *b, unsigned long vaddr)
 	for (i = 0; i < b->nr_queued; i++)
 		if (b->queued[i] == vaddr)
 			return;
-	b->queued[b->nr_queued++] = vaddr;
+	/* Full (batches whose tables could not be parked): the table stays. */
+	if (b->nr_queued < ARRAY_SIZE(b->queued))
+		b->queued[b->nr_queued++] = vaddr;
 }
 
 /*
@@ -1392,6 +1410,7 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp)
 	for (;;) {
 		unsigned int nr_freed, nr_rescued = 0, nr_unhooked = 0;
 		u64 t0 = local_clock();
+		bool tables;
 
 		b->nr_pages = 0;
 		b->start = ULONG_MAX;
@@ -1408,12 +1427,24 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp)
 		/* Queued tables wait for a batch of pages to share its flush. */
 		if (!b->nr_pages)
 			break;
-		od_park_tables(b);
+		/*
+		 * Not while ptdump walks the kernel page tables (it holds
+		 * mmap_write_lock(&init_mm)): it may be reading a table we
+		 * unhook. The shrinker may run under that lock (an allocation
+		 * by the walker): it leaves the tables queued for later.
+		 */
+		tables = gfpflags_allow_blocking(gfp) ?
+			 (mmap_read_lock(&init_mm), true) :
+			 mmap_read_trylock(&init_mm);
+		if (tables)
+			od_park_tables(b);
 
 		flush_tlb_kernel_range(b->start, b->end);
 		count_vm_event(VMEMMAP_OD_SHOOTDOWNS);
 
 		nr_freed = od_finish(b, gfp, &nr_rescued, &nr_unhooked);
+		if (tables)
+			mmap_read_unlock(&init_mm);
 		count_vm_events(VMEMMAP_OD_RECLAIMED, nr_freed);
 		freed += nr_freed;
 		trace_vmemmap_od_reclaim(nr_freed, nr_unhooked, nr_rescued,
@@ -1574,15 +1605,49 @@ bool vmemmap_od_supported(void)
 EXPORT_SYMBOL_GPL(vmemmap_od_supported);
 
 /**
+ * vmemmap_od_in_range - does an on-demand window lie in a vmemmap range?
+ * @start: first vmemmap address of the range
+ * @end: address after the range
+ *
+ * For the architecture's vmemmap_free(), before it frees a page table whose
+ * entries are all empty: the entries of a registered window are empty until
+ * faults fill them, and the window's fault path relies on its tables staying
+ * (it reads them without a lock), so such a table must stay. Called with
+ * mem_hotplug_lock held, as registration and unregistration are.
+ *
+ * Return: true if the vmemmap of a registered window intersects [@start, @end).
+ */
+bool vmemmap_od_in_range(unsigned long start, unsigned long end)
+{
+	unsigned long base = (unsigned long)vmemmap;
+	unsigned long max_pfn = 1UL << (MAX_PHYSMEM_BITS - PAGE_SHIFT);
+	unsigned long lo, hi, idx;
+
+	if (end <= base)
+		return false;
+	lo = start > base ? (start - base) / sizeof(struct page) : 0;
+	hi = min(DIV_ROUND_UP(end - base, sizeof(struct page)), max_pfn);
+	if (lo >= hi)
+		return false;
+	idx = pfn_to_section_nr(lo);
+	return xa_find(&od_windows, &idx, pfn_to_section_nr(hi - 1), XA_PRESENT);
+}
+
+/**
  * vmemmap_od_register - make a pgmap range's memmap populate on demand
  * @pgmap: dev_pagemap with PGMAP_ON_DEMAND
  * @range_id: which of its ranges
  * @nid: node for the struct pages and the page tables
  *
- * Called by memremap_pages() before the range's sections are added. Creates
- * the page-table levels the window needs down to the PMD tables, so that
- * a fault only fills PMD entries and PTEs, and makes the window findable by
- * the fault path.
+ * Called by memremap_pages() under mem_hotplug_begin(), before the range's
+ * sections are added. Creates the page-table levels the window needs down
+ * to the PMD tables, so that a fault only fills PMD entries and PTEs, and
+ * makes the window findable by the fault path. mem_hotplug_lock serialises
+ * this with every other creation and removal of vmemmap page tables (memory
+ * hot-add and hot-remove, other pgmaps, other windows), and the window then
+ * keeps those tables for its lifetime: vmemmap_free() leaves a table that
+ * serves a registered window (vmemmap_od_in_range()) in place, however
+ * empty its entries.
  *
  * Return: 0, -EOPNOTSUPP if disabled on the command line, -EINVAL for a
  * range that is not section aligned or has an altmap, -EBUSY if part of
@@ -1622,12 +1687,10 @@ int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid)
 	}
 
 	/*
-	 * Before od_lock: this takes cpu_hotplug_lock, which unregistration
-	 * holds (memory hotplug) when it takes od_lock. Never disabled again
-	 * (that would take cpu_hotplug_lock under mem_hotplug_begin()): with
-	 * no window, the bounds are empty and the filter stays one compare.
+	 * mem_hotplug_begin() holds cpu_hotplug_lock. Never disabled again:
+	 * with no window the bounds are empty and the filter stays one compare.
 	 */
-	static_branch_enable(&vmemmap_od_active);
+	static_branch_enable_cpuslocked(&vmemmap_od_active);
 
 	mutex_lock(&od_lock);
 	if (list_empty(&od_windows_list)) {
@@ -1664,6 +1727,12 @@ err_xa:
 	od_node_put(nid);
 err:
 	atomic_long_sub(w->nr_tables, &od_resident);
+	/*
+	 * Not findable: what od_populate_tables() created and nobody uses
+	 * goes; not after -EBUSY, when part of the range is someone's memmap.
+	 */
+	if (ret != -EBUSY)
+		vmemmap_free(od_vaddr(start_pfn), od_vaddr(end_pfn), NULL);
 	if (list_empty(&od_windows_list))
 		od_batch_free();
 	mutex_unlock(&od_lock);
@@ -1677,9 +1746,10 @@ err:
  * @pgmap: the dev_pagemap passed to vmemmap_od_register()
  * @range_id: which of its ranges
  *
- * Called by memremap_pages()'s teardown once nobody holds a reference to
- * @pgmap, before the range's sections are removed (which frees the
- * remaining page tables). Frees every resident vmemmap page and PTE table.
+ * Called by memremap_pages()'s teardown, under mem_hotplug_begin(), once
+ * nobody holds a reference to @pgmap, before the range's sections are
+ * removed. Frees every resident vmemmap page and PTE table, then the upper
+ * page tables of the window that no other window or memmap uses.
  */
 void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id)
 {
@@ -1711,7 +1781,11 @@ void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id)
 	mutex_unlock(&od_reclaim_lock);
 	xa_destroy(&w->saved);
 
-	/* The upper tables go with the sections, in vmemmap_free(). */
+	/*
+	 * No longer findable, so vmemmap_free() takes the window's empty
+	 * tables for unused; those another window or memmap shares stay.
+	 */
+	vmemmap_free(od_vaddr(w->start_pfn), od_vaddr(w->end_pfn), NULL);
 	atomic_long_sub(w->nr_tables, &od_resident);
 	WRITE_ONCE(od_stuck_at, 0);
 	od_node_put(w->nid);

@@ -18,6 +18,7 @@
 #include <linux/kthread.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/vmemmap_od.h>
 #include <linux/vmstat.h>
 
@@ -321,6 +322,16 @@ static void od_fault_served_from_reserve(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, od_event(VMEMMAP_OD_FAULT_FAILED), failed);
 }
 
+static bool fail_suite_init;
+module_param(fail_suite_init, bool, 0444);
+MODULE_PARM_DESC(fail_suite_init,
+		 "Fail the suite's init, so that no case runs (to test a test harness)");
+
+static int vmemmap_od_suite_init(struct kunit_suite *suite)
+{
+	return fail_suite_init ? -EINVAL : 0;
+}
+
 static struct kunit_case vmemmap_od_test_cases[] = {
 	KUNIT_CASE(od_window_lookup),
 	KUNIT_CASE(od_populate_maps_without_faults),
@@ -334,6 +345,7 @@ static struct kunit_case vmemmap_od_test_cases[] = {
 
 static struct kunit_suite vmemmap_od_test_suite = {
 	.name = "vmemmap_od",
+	.suite_init = vmemmap_od_suite_init,
 	.test_cases = vmemmap_od_test_cases,
 };
 

@@ -51,6 +51,16 @@ tap_ktap() {
 		line = $0
 		pad = sprintf("%" ind "s", "")
 		if (ind == 0) pad = ""
+		# A result above the expected depth (a KUnit suite whose init
+		# failed, so that no case ran) fails when it is a failure.
+		if (match(line, /^ *not ok [0-9]+ /) &&
+		    match(line, /^ */) && RLENGTH < length(pad)) {
+			rest = line
+			sub(/^ *not ok [0-9]+ (- )?/, "", rest)
+			n++
+			out("not ok " n " - " pfx ": " rest " (above the case level)")
+			next
+		}
 		if (substr(line, 1, length(pad)) == pad &&
 		    match(substr(line, length(pad) + 1), /^(not )?ok [0-9]+ (- )?/)) {
 			rest = substr(line, length(pad) + 1)
@@ -65,14 +75,60 @@ tap_ktap() {
 	END { print n > cnt; close(cnt) }'
 }
 
+# run_kselftest PREFIX PROGRAM...: a kselftest binary's results, flattened.
+# A program that exits non-zero without reporting a failure (a crash, a
+# skip by exit status 4, a bail-out) counts as one.
+run_kselftest() {
+	p=$1
+	shift
+	"$@" >/tmp/ksft.out 2>&1
+	rc=$?
+	tap_ktap "$p" 0 </tmp/ksft.out
+	if [ $rc != 0 ] && ! grep -q '^not ok' /tmp/ksft.out; then
+		tap_result fail "$p: exit status $rc"
+	fi
+}
+
+# The KUnit suites every test kernel runs, by name: each must have run.
+KUNIT_SUITES="vmemmap_od zone_device_memmap"
+
+kunit() {
+	for s in $KUNIT_SUITES; do
+		r=/sys/kernel/debug/kunit/$s/results
+		if [ -e "$r" ]; then
+			tap_ktap "kunit.$s" 4 <"$r"
+		else
+			tap_result fail "kunit.$s" "the suite did not run (no $r)"
+		fi
+	done
+}
+
+# setup_check DESCRIPTION COMMAND...: a prerequisite, not a test: a
+# comment when it holds, a failure when it does not.
+setup_check() {
+	d=$1
+	shift
+	if "$@" >$VOD_LOG 2>&1; then
+		tap_emit "# setup: $d: ok"
+	else
+		tap_comment <$VOD_LOG
+		tap_result fail "setup: $d"
+	fi
+}
+
 tap_plan() {
 	tap_emit "1..$(cat $TAPN 2>/dev/null || echo 0)"
 }
 
-# Injected failures (lkdtm), to show that the host notices each kind.
+# Injected failures, to show that the host notices each kind: a failed
+# result, a skip, a kselftest exiting 3 after "ok" lines, kernel reports
+# (lkdtm), a hang. "short" (a missing result) is in the jobs, "kunit-init"
+# (a failing suite init) on the kernel command line (qemu-run.sh).
 vod_inject() {
 	case "$VOD_INJECT" in
 	fail) tap_result fail "injected failure (vod.inject=fail)" ;;
+	skip) tap_result skip "injected skip (vod.inject=skip)" "not on the allowed list" ;;
+	exit) run_kselftest "injected" sh -c 'echo "ok 1 - looks fine"; exit 3' ;;
 	warn) echo WARNING >/sys/kernel/debug/provoke-crash/DIRECT ;;
 	oops) echo EXCEPTION >/sys/kernel/debug/provoke-crash/DIRECT ;;
 	panic) echo PANIC >/sys/kernel/debug/provoke-crash/DIRECT ;;

@@ -30,6 +30,7 @@ DECLARE_STATIC_KEY_FALSE(vmemmap_od_active);
 extern const struct vmemmap_od_bounds *vmemmap_od_bounds;
 
 bool vmemmap_od_supported(void);
+bool vmemmap_od_in_range(unsigned long start, unsigned long end);
 int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid);
 void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id);
 bool vmemmap_od_fault(struct pt_regs *regs, unsigned long addr);
@@ -85,6 +86,11 @@ static __always_inline bool vmemmap_od_pfn_mapped(unsigned long pfn)
 #else /* CONFIG_VMEMMAP_ON_DEMAND */
 
 static inline bool vmemmap_od_supported(void)
+{
+	return false;
+}
+
+static inline bool vmemmap_od_in_range(unsigned long start, unsigned long end)
 {
 	return false;
 }
