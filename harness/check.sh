@@ -6,9 +6,12 @@
 #   check            64 GiB + 1 TiB of pmem: KUnit, kselftests, the DAX
 #                    baseline in every memmap mode, on-demand bind and rebind
 #   check-4level     the on-demand KUnit and stress tests under 4-level paging
-#   persist-create   an ondemand namespace on a kept 1 GiB pmem file ...
-#   persist-refused  ... refused after a reboot with vmemmap_on_demand=off ...
-#   persist-restored ... and restored by a normal reboot
+#   persist-create   a map=mem fsdax namespace with an ext4 file on a kept
+#                    1 GiB pmem file, switched to on demand and back and on
+#                    demand again; a switch refused on a misaligned one ...
+#   persist-vanilla  ... Linux 6.12 without the series binds it map=mem ...
+#   persist-off      ... so does this kernel with vmemmap_on_demand=off ...
+#   persist-restored ... and a normal boot binds it on demand again
 #
 # Exit status 0 only when no test failed, every boot finished its test plan
 # in time, and no console log holds a kernel report (see judge.sh).
@@ -86,10 +89,14 @@ boot check 131 --job check --pmem 64G,1T,2G,2G,2G --smp 2 --timeout "${CHECK_TIM
 # 4-level paging (QEMU offers LA57 otherwise): another vmemmap layout.
 boot check-4level 42 --job od --pmem 60G,2G,2G,2G --la57 off --timeout 900
 
-persist=(--job persist --pmem 1G --pmem-name persist --keep-pmem --timeout 300)
+# The same kept pmem files across kernels: this one, Linux 6.12 without the
+# series (build-vanilla.sh), this one with the feature off, this one again.
+"$top/harness/build-vanilla.sh" || { warn "cannot build the unpatched kernel"; fail=$((fail + 1)) status=1; }
+persist=(--job persist --pmem 1G,1088M --pmem-name persist --keep-pmem --timeout 300)
 rm -f "$B"/pmem/persist-*.img
-boot persist-create 2 "${persist[@]}" --args create
-boot persist-refused 3 "${persist[@]}" --args refused --append vmemmap_on_demand=off
+boot persist-create 14 "${persist[@]}" --args create
+VOD_KERNEL=$B/bzImage-vanilla boot persist-vanilla 4 "${persist[@]}" --args vanilla
+boot persist-off 6 "${persist[@]}" --args off --append vmemmap_on_demand=off
 boot persist-restored 3 "${persist[@]}" --args restored
 rm -f "$B"/pmem/persist-*.img
 

@@ -18,6 +18,12 @@
 struct dev_pagemap;
 struct pt_regs;
 
+/*
+ * Windows are registered in whole memory sections: the alignment, in
+ * bytes, that a range's start and end need (users include <linux/mm.h>).
+ */
+#define vmemmap_od_align()	(PAGES_PER_SECTION << PAGE_SHIFT)
+
 #ifdef CONFIG_VMEMMAP_ON_DEMAND
 
 /* The vmemmap addresses [lo, lo + span) cover every window. */
