@@ -8,19 +8,24 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/harness/lib.sh"
 
-K=$B/linux
+# VOD_TREE, FRAGMENT (one or more, merged in order) and VOD_IMAGE select
+# another kernel: make stress builds build/linux-stress with the test
+# fragment plus vmemmap_od_stress.config into build/bzImage-stress.
+K=${VOD_TREE:-$B/linux}
 TAR=/usr/src/linux-source-6.12.tar.xz
 FRAGMENT=${FRAGMENT:-vmemmap_od_test.config}
+IMAGE=$B/${VOD_IMAGE:-bzImage}
 KDIRS="arch Documentation drivers include kernel lib mm tools"
 
 [ -f "$TAR" ] || die "$TAR missing: run 'make deps'"
 
 unpack() {
-	say "unpacking $TAR into build/linux"
-	rm -rf "$K" "$B/linux-source-6.12"
-	mkdir -p "$B"
-	tar -C "$B" -xf "$TAR"
-	mv "$B/linux-source-6.12" "$K"
+	say "unpacking $TAR into ${K#$top/}"
+	rm -rf "$K" "$K.tmp"
+	mkdir -p "$K.tmp"
+	tar -C "$K.tmp" -xf "$TAR"
+	mv "$K.tmp/linux-source-6.12" "$K"
+	rmdir "$K.tmp"
 	mkdir -p "$K/.vod"
 }
 [ -d "$K/.vod" ] || unpack
@@ -69,11 +74,13 @@ done
 # Configuration: tinyconfig plus the fragment, regenerated when the
 # fragment or the patches change. A symbol the fragment asks for that does
 # not make it into .config is an error, not a warning.
-cfg_id=$(cat "$top/kernel/configs/$FRAGMENT" "$top"/patches/* | sha256sum | cut -c1-16)
+frags=()
+for f in $FRAGMENT; do frags+=("$top/kernel/configs/$f"); done
+cfg_id=$(cat "${frags[@]}" "$top"/patches/* | sha256sum | cut -c1-16)
 if [ ! -f "$K/.config" ] || [ "$(cat "$K/.vod/config-id" 2>/dev/null)" != "$cfg_id" ]; then
 	say "configuring: tinyconfig + $FRAGMENT"
 	make -s -C "$K" tinyconfig >/dev/null
-	make -s -C "$K" "$FRAGMENT" >/dev/null
+	for f in $FRAGMENT; do make -s -C "$K" "$f" >/dev/null; done
 	bad=0
 	while IFS== read -r k v; do
 		if [ "$v" = n ]; then
@@ -81,7 +88,8 @@ if [ ! -f "$K/.config" ] || [ "$(cat "$K/.vod/config-id" 2>/dev/null)" != "$cfg_
 		else
 			grep -qx "$k=$v" "$K/.config" || { warn "$k=$v requested, .config has: $(grep "^$k=\|^# $k is" "$K/.config" || echo nothing)"; bad=1; }
 		fi
-	done < <(grep -oE '^CONFIG_[A-Za-z0-9_]+=[^[:space:]]+' "$top/kernel/configs/$FRAGMENT")
+	done < <(cat "${frags[@]}" | grep -oE '^CONFIG_[A-Za-z0-9_]+=[^[:space:]]+' |
+		awk -F= '{ v[$1] = $0 } END { for (k in v) print v[k] }')
 	[ $bad = 0 ] || die "config fragment not satisfied"
 	echo "$cfg_id" >"$K/.vod/config-id"
 fi
@@ -91,5 +99,5 @@ say "building ($(nproc) jobs, ccache)"
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} CCACHE_BASEDIR=$K CCACHE_NOHASHDIR=1
 make -s -C "$K" -j"$(nproc)" CC="ccache gcc" bzImage modules
 make -s -C "$K" headers >/dev/null
-cp "$K/arch/x86/boot/bzImage" "$B/bzImage"
-say "built build/bzImage ($(du -h "$B/bzImage" | cut -f1))"
+cp "$K/arch/x86/boot/bzImage" "$IMAGE"
+say "built ${IMAGE#$top/} ($(du -h "$IMAGE" | cut -f1))"

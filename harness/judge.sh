@@ -1,7 +1,7 @@
 #!/bin/bash
 # judge.sh NAME [ALLOW_REGEX]: scan build/logs/NAME.console.log for kernel
 # reports that fail a run (oops, BUG, WARNING, lockdep, KASAN, hung task,
-# soft lockup, RCU stall, panic). Lines matching ALLOW_REGEX are expected
+# soft lockup, RCU stall, panic, kmemleak, page poisoning). Lines matching ALLOW_REGEX are expected
 # (the demo expects allocation failures). On a finding, print it, a decoded
 # stack trace and the log's tail, and exit 1.
 set -uo pipefail
@@ -16,6 +16,7 @@ bad+='|possible recursive locking|possible circular locking|inconsistent lock st
 bad+='|suspicious RCU usage|INFO: task .* blocked for more than|KASAN:|UBSAN:'
 bad+='|soft lockup|hard LOCKUP|rcu_.*detected stalls|DEBUG_LOCKS_WARN_ON'
 bad+='|sleeping function called from invalid context|Call Trace:'
+bad+='|suspected memory leak|pagealloc: memory corruption|Poison overwritten'
 
 tail_log() {
 	echo "---- last 60 lines of build/logs/$name.console.log"
@@ -30,10 +31,11 @@ hits=$(grep -nE "$bad" "$log" | grep -vE "$allow")
 warn "$name: the kernel reported problems:"
 echo "$hits" | head -n 20
 first=$(echo "$hits" | head -n 1 | cut -d: -f1)
-if [ -x "$B/linux/scripts/decode_stacktrace.sh" ] && [ -f "$B/linux/vmlinux" ]; then
+T=${VOD_TREE:-$B/linux}
+if [ -x "$T/scripts/decode_stacktrace.sh" ] && [ -f "$T/vmlinux" ]; then
 	echo "---- decoded (scripts/decode_stacktrace.sh) from line $first"
 	sed -n "$first,$((first + 60))p" "$log" |
-		"$B/linux/scripts/decode_stacktrace.sh" "$B/linux/vmlinux" "$B/linux" 2>/dev/null |
+		"$T/scripts/decode_stacktrace.sh" "$T/vmlinux" "$T" 2>/dev/null |
 		head -n 60
 fi
 tail_log
