@@ -83,7 +83,7 @@ boot() {
 	return 0
 }
 
-boot check 131 --job check --pmem 64G,1T,2G,2G,2G --smp 2 --timeout "${CHECK_TIMEOUT:-1500}" \
+boot check 132 --job check --pmem 64G,1T,2G,2G,2G --smp 2 --timeout "${CHECK_TIMEOUT:-1500}" \
 	${inject:+--inject "$inject"}
 
 # 4-level paging (QEMU offers LA57 otherwise): another vmemmap layout.
@@ -94,7 +94,7 @@ boot check-4level 42 --job od --pmem 60G,2G,2G,2G --la57 off --timeout 900
 "$top/harness/build-vanilla.sh" || { warn "cannot build the unpatched kernel"; fail=$((fail + 1)) status=1; }
 persist=(--job persist --pmem 1G,1088M --pmem-name persist --keep-pmem --timeout 300)
 rm -f "$B"/pmem/persist-*.img
-boot persist-create 14 "${persist[@]}" --args create
+boot persist-create 18 "${persist[@]}" --args create
 VOD_KERNEL=$B/bzImage-vanilla boot persist-vanilla 4 "${persist[@]}" --args vanilla
 boot persist-off 6 "${persist[@]}" --args off --append vmemmap_on_demand=off
 boot persist-restored 3 "${persist[@]}" --args restored

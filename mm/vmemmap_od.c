@@ -1244,11 +1244,18 @@ static void od_park_tables(struct od_batch *b)
 	for (i = 0; i < b->nr_queued; i++) {
 		unsigned long vaddr = b->queued[i];
 		struct vmemmap_od_window *w = od_window_of(vaddr);
-		pmd_t *pmd = od_pmd(vaddr);
-		pmd_t pmdval = pmd ? READ_ONCE(*pmd) : __pmd(0);
 		struct page *table;
+		pmd_t *pmd, pmdval;
 
-		if (!w || !pmd_present(pmdval) || pmd_leaf(pmdval))
+		/*
+		 * Only a registered window's tables are sure to exist (and
+		 * stay: unregistration frees them after taking our lock).
+		 */
+		if (!w)
+			continue;
+		pmd = od_pmd(vaddr);
+		pmdval = pmd ? READ_ONCE(*pmd) : __pmd(0);
+		if (!pmd_present(pmdval) || pmd_leaf(pmdval))
 			continue;
 		table = pmd_page(pmdval);
 		if (!od_table_empty(table) ||
@@ -1262,6 +1269,19 @@ static void od_park_tables(struct od_batch *b)
 		b->end = max(b->end, vaddr + PMD_SIZE);
 	}
 	b->nr_queued = 0;
+}
+
+/* Forget the queued tables of a window that goes. */
+static void od_unqueue_window(struct od_batch *b, struct vmemmap_od_window *w)
+{
+	unsigned long start = od_vaddr(w->start_pfn), end = od_vaddr(w->end_pfn);
+	unsigned int i, n = 0;
+
+	lockdep_assert_held(&od_reclaim_lock);
+	for (i = 0; i < b->nr_queued; i++)
+		if (b->queued[i] < start || b->queued[i] >= end)
+			b->queued[n++] = b->queued[i];
+	b->nr_queued = n;
 }
 
 /* Remember the PTE table of @vaddr for the next batch. */
@@ -1430,12 +1450,16 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp)
 		/*
 		 * Not while ptdump walks the kernel page tables (it holds
 		 * mmap_write_lock(&init_mm)): it may be reading a table we
-		 * unhook. The shrinker may run under that lock (an allocation
-		 * by the walker): it leaves the tables queued for later.
+		 * unhook. The shrinker only tries: it may run in an
+		 * allocation made under mmap_read_lock(&init_mm) (hugetlb's
+		 * vmemmap_remap_range() splitting a PMD), where a blocking
+		 * read behind a queued ptdump writer would deadlock. What it
+		 * cannot unhook stays queued for later.
 		 */
-		tables = gfpflags_allow_blocking(gfp) ?
-			 (mmap_read_lock(&init_mm), true) :
-			 mmap_read_trylock(&init_mm);
+		tables = b->nr_queued &&
+			 (gfpflags_allow_blocking(gfp) ?
+			  (mmap_read_lock(&init_mm), true) :
+			  mmap_read_trylock(&init_mm));
 		if (tables)
 			od_park_tables(b);
 
@@ -1662,7 +1686,7 @@ int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid)
 	int ret;
 
 	if (od_disabled) {
-		pr_warn_once("vmemmap_od: disabled by vmemmap_on_demand=off\n");
+		pr_warn_once("vmemmap_od: disabled (vmemmap_on_demand=off, or not available here)\n");
 		return -EOPNOTSUPP;
 	}
 	if (!IS_ALIGNED(start_pfn | end_pfn, PAGES_PER_SECTION) ||
@@ -1770,6 +1794,7 @@ void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id)
 
 	mutex_lock(&od_reclaim_lock);
 	od_free_dying(od_batch);
+	od_unqueue_window(od_batch, w);
 	od_lra_drain();
 	list_for_each_entry_safe(page, next, &od_lra, lru) {
 		unsigned long vaddr = page_private(page) & PAGE_MASK;
@@ -2121,6 +2146,13 @@ static int __init vmemmap_od_init(void)
 
 	/* A vmemmap page holds whole struct pages: 64 on x86-64. */
 	BUILD_BUG_ON(PAGE_SIZE % sizeof(struct page));
+	/* A section's memmap fills whole PTE tables: none is shared. */
+	BUILD_BUG_ON((PAGES_PER_SECTION * sizeof(struct page)) % PMD_SIZE);
+	if (!arch_vmemmap_od_usable()) {
+		od_disabled = true;
+		pr_info("vmemmap_od: not available here (paravirtualised page tables)\n");
+		return 0;
+	}
 	fault_create_debugfs_attr("fail_vmemmap_od", NULL, &fail_vmemmap_od);
 
 	ret = od_init_reserves();

@@ -17,8 +17,18 @@
 #define _ASM_X86_VMEMMAP_OD_H
 
 #include <linux/pgtable.h>
+#include <asm/cpufeature.h>
 
 #define VMEMMAP_OD_PARKED_MASK	(_PAGE_PRESENT | _PAGE_GLOBAL)
+
+/*
+ * Not in a Xen PV guest: its page tables are read-only to it and every
+ * update goes through the hypervisor, which the cmpxchg below bypasses.
+ */
+static inline bool arch_vmemmap_od_usable(void)
+{
+	return !cpu_feature_enabled(X86_FEATURE_XENPV);
+}
 
 /* The entry that maps a vmemmap page. */
 static inline pte_t vmemmap_od_mk_pte(struct page *page)
