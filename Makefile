@@ -21,7 +21,7 @@ INJECT ?=
 LA57 ?= on
 export VOD_LA57 := $(LA57)
 
-.PHONY: help deps kernel initramfs vm check stress demo bench clean distclean
+.PHONY: help deps kernel initramfs vm check stress mutants demo bench clean distclean
 
 help:
 	@echo 'On-demand vmemmap workbench. Targets:'
@@ -31,6 +31,7 @@ help:
 	@echo '  make vm         boot an interactive guest: 2 GiB RAM + $$PMEM of pmem (default 1T)'
 	@echo '  make check      boot the test kernel, run KUnit + kselftests, print "N passed, N failed"'
 	@echo '  make stress     the stress kernel (PREEMPT, KASAN, page poison, kmemleak, ptdump), 8 vCPUs: long, not in CI'
+	@echo '  make mutants    broken variants of the core (harness/mutants), each built and checked: which were caught; long, not in CI'
 	@echo '  make demo       the main job: what upstream does with a 1 TiB pmem in a 2 GiB guest'
 	@echo '  make bench      on-demand vs map=mem vs map=dev, fault cost, reclaim: bench/results.md + plots'
 	@echo '  make clean      remove build/ except the kernel tree; distclean removes all of build/'
@@ -54,6 +55,9 @@ check: initramfs
 
 stress: initramfs
 	@$(H)/stress.sh
+
+mutants: initramfs
+	@$(H)/mutants.sh
 
 demo: initramfs
 	@$(H)/demo.sh $(PMEM) $(FULL)

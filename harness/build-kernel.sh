@@ -10,7 +10,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 # VOD_TREE, FRAGMENT (one or more, merged in order) and VOD_IMAGE select
 # another kernel: make stress builds build/linux-stress with the test
-# fragment plus vmemmap_od_stress.config into build/bzImage-stress.
+# fragment plus vmemmap_od_stress.config into build/bzImage-stress;
+# make mutants builds build/linux-mutant with VOD_OVERLAY (below).
 K=${VOD_TREE:-$B/linux}
 TAR=/usr/src/linux-source-6.12.tar.xz
 FRAGMENT=${FRAGMENT:-vmemmap_od_test.config}
@@ -70,6 +71,9 @@ cp -r "$top/patches" "$applied"
 for d in $KDIRS; do
 	[ -d "$top/$d" ] && rsync -rc "$top/$d/" "$K/$d/"
 done
+# VOD_OVERLAY: a directory of kernel-tree files copied over those (make
+# mutants: a broken variant of the core).
+[ -n "${VOD_OVERLAY:-}" ] && rsync -rc "$VOD_OVERLAY/" "$K/"
 
 # Configuration: tinyconfig plus the fragment, regenerated when the
 # fragment or the patches change. A symbol the fragment asks for that does

@@ -32,7 +32,7 @@ for c in process irqoff spinlock softirq hardirq nmi; do
 	printf '| %-34s | %s |\n' "driver accesses, $c" "$(v accesses.$c)"
 done
 for k in faults atomic_faults reclaimed rescued shootdowns fault_failed injected \
-	bind_unbind_cycles ptdump_reads violations kmemleak; do
+	bind_unbind_cycles ptdump_reads ptdump_seconds violations kmemleak; do
 	printf '| %-34s | %s |\n' "$k" "$(v $k)"
 done
 printf '| %-34s | %s |\n' "kernel reports (KASAN, lockdep, ...)" "$reports" "tests" "$p passed, $f failed"

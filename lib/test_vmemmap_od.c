@@ -12,13 +12,16 @@
  *             remove it; "SIZE upfront" maps it with its memmap allocated
  *             up front instead (to compare with); read "START_PFN END_PFN"
  *   access    write "CTX NR SEED [PATTERN [WS]]": NR struct page accesses
- *             from CTX = process | irqoff | spinlock | softirq | hardirq |
- *             nmi | fault (process context, every access unprepared: the
- *             fault handler populates each new vmemmap page, for measuring
- *             it), at random pfns (PATTERN random, the default), at every
- *             8th pfn from a random start (seq), or at pfns whose vmemmap
- *             pages follow Zipf's law (zipf), all within the first WS
- *             vmemmap pages of the range (0 or none: all of it); the write
+ *             from CTX = process | irqoff | spinlock (held: the write's
+ *             own, so that concurrent writes are not serialised) | softirq
+ *             | hardirq | nmi | fault (process context, every access
+ *             unprepared: the fault handler populates each new vmemmap
+ *             page, for measuring it), at random pfns (PATTERN random, the
+ *             default), at every 8th pfn from a random start (seq), or at
+ *             pfns whose vmemmap pages follow Zipf's law (zipf), all within
+ *             the first WS vmemmap pages of the range (0 or none: all of
+ *             it; random over a WS a few times the budget is a hot working
+ *             set that reclaim keeps parking under the accesses); the write
  *             fails with -EIO if an invariant was violated, -ENOMEM if the
  *             memmap could not be populated, -EOPNOTSUPP for nmi where the
  *             driver cannot send itself NMIs (no local APIC), -ETIMEDOUT if
@@ -67,6 +70,16 @@
  * drops a reference and sets and clears PG_owner_priv_1; verify checks that
  * every reference came back and every flag was cleared.
  *
+ * Races. Writes with the same CTX, SEED, PATTERN and WS draw the same pfns
+ * in the same order, populated and unprepared ones alike, and nothing in
+ * the driver serialises two writes: each run has its own state, hrtimer
+ * and lock, and the NMI run pointer is per CPU. So two such writes from
+ * tasks pinned to different CPUs race for their first touches, populating
+ * and, in the chosen context, faulting; od_stress asserts that some of
+ * their installs were lost (vmemmap_od_lost_installs). Under a budget,
+ * accesses to a hot working set race with reclaim; od_stress asserts that
+ * some found their entry parked and put it back (vmemmap_od_rescued).
+ *
  * walk counts, in the stats, the pfns that were pfn_valid() (walk_valid),
  * those that gave an online page (walk_online; raw walks do not ask), and
  * the struct pages it read that are in the range's zone (walk_zone): a walk
@@ -87,6 +100,7 @@
 #include <linux/rwsem.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
+#include <linux/spinlock.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <linux/vmemmap_od.h>
@@ -98,8 +112,8 @@
 #define STRUCT_PAGES_PER_VPAGE	(PAGE_SIZE / sizeof(struct page))
 /*
  * Accesses prepared per batch. Small, so that what all threads have
- * populated and not yet touched stays far under the smallest budget the
- * reclaim tests use (2 MiB: 512 vmemmap pages).
+ * populated and not yet touched stays far under the smallest budget
+ * (budget_kb's minimum, 1 MiB: 256 vmemmap pages).
  */
 #define TVO_BATCH		16
 /* An NMI batch is shorter: NMIs should be. */
@@ -131,7 +145,6 @@ struct tvo_range {
 
 static DECLARE_RWSEM(tvo_sem);		/* write: replace the range */
 static struct tvo_range *tvo;
-static DEFINE_SPINLOCK(tvo_lock);	/* the "spinlock held" context */
 static atomic_long_t tvo_accesses, tvo_violations, tvo_throttled;
 static atomic_long_t tvo_deferred, tvo_nmis, tvo_unprepared;
 /* What the last walk counted. */
@@ -254,6 +267,8 @@ enum tvo_ctx { TVO_PROCESS, TVO_IRQOFF, TVO_SPINLOCK, TVO_SOFTIRQ,
  * @stopped: the batch stopped early, the memmap being congested
  * @pfn: the batch's pfns, drawn and populated in process context; deferred
  *	ones and those not reached come first after a batch
+ * @lock: held around the batch in the spinlock context; this run's own,
+ *	so that concurrent runs make their accesses at the same time
  * @mode: the hrtimer mode of the softirq and hardirq contexts
  * @timer: runs a batch in softirq or hardirq context
  * @done: the timer's batch is over
@@ -270,6 +285,7 @@ struct tvo_run {
 	unsigned int nr_go;
 	bool stopped;
 	unsigned long pfn[TVO_SLOTS];
+	spinlock_t lock;
 	enum hrtimer_mode mode;
 	struct hrtimer timer;
 	struct completion done;
@@ -327,6 +343,8 @@ static void tvo_draw(struct tvo_run *run)
 	run->left--;
 }
 
+static bool tvo_mapped(unsigned long pfn);
+
 /**
  * tvo_prepare - draw and populate a batch, where sleeping is allowed
  * @run: the run
@@ -341,8 +359,6 @@ static void tvo_draw(struct tvo_run *run)
  *
  * Return: 0, or -ENOMEM from vmemmap_od_populate().
  */
-static bool tvo_mapped(unsigned long pfn);
-
 static int tvo_prepare(struct tvo_run *run, bool *congested)
 {
 	unsigned int i, unprepared;
@@ -550,9 +566,14 @@ static int tvo_section(struct tvo_run *run, enum tvo_ctx ctx)
 		local_irq_restore(flags);
 		return 0;
 	case TVO_SPINLOCK:
-		spin_lock(&tvo_lock);
+		/*
+		 * The fault comes with a spinlock held (as under a zone->lock
+		 * or an rq lock); each run holds its own, so that another
+		 * run's first touches race with ours meanwhile.
+		 */
+		spin_lock(&run->lock);
 		tvo_batch(run);
-		spin_unlock(&tvo_lock);
+		spin_unlock(&run->lock);
 		return 0;
 	case TVO_SOFTIRQ:
 	case TVO_HARDIRQ:
@@ -579,6 +600,8 @@ static int tvo_run_ctx(struct tvo_range *r, enum tvo_ctx ctx, unsigned long nr,
 
 	if (ctx == TVO_NMI && !tvo_nmi_supported())
 		return -EOPNOTSUPP;
+	/* One lockdep class for every run's lock: they never nest. */
+	spin_lock_init(&run.lock);
 	run.ws = r->nr_pages / STRUCT_PAGES_PER_VPAGE;
 	if (ws && ws < run.ws)
 		run.ws = ws;

@@ -34,8 +34,9 @@
  *    (sleepable), and synced to all page tables there; a fault only ever
  *    fills a PMD entry (with a PTE table) and a PTE;
  *  - entries are installed with cmpxchg; a CPU that loses a race gives its
- *    page back and returns, and the access is retried through the winner's
- *    mapping; not-present to present needs no TLB flush;
+ *    page back and returns (vmemmap_od_lost_installs), and the access is
+ *    retried through the winner's mapping; not-present to present needs
+ *    no TLB flush;
  *  - a new vmemmap page is initialised through its direct-map address
  *    before its PTE is installed, so no CPU ever sees it half made (x86
  *    stores are ordered, and the cmpxchg is a full barrier);
@@ -63,17 +64,21 @@
  * and page->index a mapping fault stores and never clears, which derive
  * from the pfn and are saved per window (od_save()). Anything else (a
  * reference, a pin, an fsdax file's mapping, a flag, poison, a compound
- * page's mapcounts) keeps the page resident.
+ * page's mapcounts) keeps the page resident, on a list of live pages that
+ * is rescanned only while the reclaimer is stuck over budget. Producers
+ * that outrun it are throttled: kernel code in vmemmap_od_throttle(), user
+ * space on its way back to it (__vmemmap_od_handle_over_high()).
  *
  * The race protocol. A vmemmap page P, mapped at PTE e, is reclaimed thus:
- *  1. check P; if it holds live state, skip it;
+ *  1. check P; if it holds live state, skip it (vmemmap_od_live_skipped);
  *  2. park e: cmpxchg it from "maps P" to "parked P", an entry that is not
  *     present but still names P;
  *  3. for a batch of parked pages, one flush_tlb_kernel_range(): from now
  *     on no CPU reaches P through the vmemmap, and every write made through
  *     a stale TLB entry before the flush is visible to us;
  *  4. check P again; if it is still rebuildable, cmpxchg e from "parked P"
- *     to empty and free P; otherwise cmpxchg e back to "maps P".
+ *     to empty and free P; otherwise cmpxchg e back to "maps P"
+ *     (vmemmap_od_put_back).
  * A CPU that touches P after step 2 faults, finds e parked and puts P back
  * with cmpxchg ("parked P" to "maps P"; vmemmap_od_rescued), then retries.
  * So an access either reaches P before step 4's cmpxchg, which then fails
@@ -133,6 +138,7 @@
 #include <linux/mmzone.h>
 #include <linux/page-isolation.h>
 #include <linux/pgtable.h>
+#include <linux/resume_user_mode.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/shrinker.h>
@@ -216,6 +222,8 @@ const struct vmemmap_od_bounds *vmemmap_od_bounds = &od_bounds_slot[0];
 
 /* Resident on-demand memmap, page tables included, in pages. */
 static atomic_long_t od_resident;
+/* Its high-water mark since resident_max_kb was last reset. */
+static atomic_long_t od_resident_max;
 
 /*
  * The fault path's pages. A fault in one context can be interrupted by a
@@ -257,16 +265,25 @@ static struct workqueue_struct *od_wq;
 /*
  * The LRA (least recently allocated) order of resident vmemmap pages. The
  * backing page of each is linked through its lru field and records its
- * vmemmap address in page->private, with OD_LIVE set while the reclaimer
- * last found it holding live state. Faults push onto od_lra_new; the
- * reclaimer moves those, oldest first, to the tail of od_lra.
+ * vmemmap address in page->private. Faults push onto od_lra_new; the
+ * reclaimer moves those, oldest first, to the tail of od_lra. A page the
+ * reclaimer found holding live state leaves od_lra for od_live, with
+ * OD_LIVE set, and is looked at again, before od_lra (it is older), by
+ * one budget pass per OD_RESCAN_MAX at most, and when the reclaimer is
+ * stuck over budget, less often each time nothing came of it
+ * (OD_RESCAN_MIN to OD_RESCAN_MAX): so the memmap of pages that went idle
+ * without a fault (unpin, unmount, unlink) is found within about a second,
+ * and live pages are not rescanned for every batch faulted in.
  */
 #define OD_LIVE			1UL
 static LLIST_HEAD(od_lra_new);
 static LIST_HEAD(od_lra);		/* under od_reclaim_lock */
+static LIST_HEAD(od_live);		/* under od_reclaim_lock */
 static DEFINE_MUTEX(od_reclaim_lock);
-static atomic_long_t od_lra_nr;		/* pages on both lists */
-static atomic_long_t od_live_nr;	/* of which OD_LIVE */
+static atomic_long_t od_lra_nr;		/* pages on all three lists */
+static atomic_long_t od_live_nr;	/* of which on od_live */
+#define OD_RESCAN_MIN		(HZ / 10)
+#define OD_RESCAN_MAX		HZ
 
 /* budget_kb in pages; 0: no budget. */
 static unsigned long od_budget;
@@ -551,6 +568,26 @@ static void od_wake_reclaimd(void)
 		wake_up_process(od_reclaimd);
 }
 
+/*
+ * User space has no vmemmap_od_throttle() to call: a task that populates a
+ * vmemmap page while the memmap is over its high watermark, in a syscall or
+ * a fault of its own (GUP for O_DIRECT, a DAX fault, a kernel fault on its
+ * behalf), is noted here and throttled on its way back to user space
+ * (__vmemmap_od_handle_over_high()), as memory.high throttles a cgroup.
+ * The fault handler itself never waits. Not kernel threads (io_uring's
+ * workers included: they never return to user space; kernel producers call
+ * vmemmap_od_throttle()), not from interrupts, which borrow the task.
+ * Any context: setting a task's own flag is an atomic bitop.
+ */
+static void od_note_over_high(void)
+{
+	if (!od_over_high() || !in_task() || !current->mm ||
+	    (current->flags & (PF_KTHREAD | PF_IO_WORKER)))
+		return;
+	current->vmemmap_od_over_high++;
+	set_notify_resume(current);
+}
+
 /* irq_work: queueing work and waking tasks is not allowed from NMI, this is. */
 static void od_kick(struct irq_work *work)
 {
@@ -598,7 +635,14 @@ static struct page *od_page_get(struct od_src *src, int nid)
 	r = this_cpu_ptr(READ_ONCE(od_reserves[nid]));
 	for (i = 0; i < OD_RESERVE_SLOTS && !page; i++)
 		page = xchg(&r->slot[i], NULL);
-	irq_work_queue(this_cpu_ptr(&od_kick_irq_work));
+	/*
+	 * Kick the refill once a nesting level's share of the reserve is
+	 * gone (slots are taken, and refilled, lowest first), not for every
+	 * page taken; and the reclaimer when over the high watermark.
+	 */
+	if (!page || !READ_ONCE(r->slot[OD_RESERVE_SLOTS / OD_NEST_LEVELS - 1]) ||
+	    od_over_high())
+		irq_work_queue(this_cpu_ptr(&od_kick_irq_work));
 	return page;
 }
 
@@ -626,10 +670,15 @@ static void od_page_put(struct od_src *src, int nid, struct page *page)
 
 static void od_account(struct vmemmap_od_window *w, long pages, long pte_tables)
 {
+	long resident = atomic_long_add_return(pages + pte_tables, &od_resident);
+	long max = atomic_long_read(&od_resident_max);
+
 	atomic_long_add(pages, &w->nr_pages);
 	atomic_long_add(pte_tables, &w->nr_pte_tables);
-	atomic_long_add(pages + pte_tables, &od_resident);
 	memmap_pages_add(pages);
+	while (resident > max &&
+	       !atomic_long_try_cmpxchg(&od_resident_max, &max, resident))
+		;
 }
 
 /* The PMD entry covering @vaddr; the levels above exist for any window. */
@@ -771,10 +820,12 @@ static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 		if (!table)
 			return false;
 		clear_page(page_address(table));
-		if (vmemmap_od_cmpxchg_pmd(pmd, pmdval, vmemmap_od_mk_pmd(table)))
+		if (vmemmap_od_cmpxchg_pmd(pmd, pmdval, vmemmap_od_mk_pmd(table))) {
 			od_account(w, 0, 1);
-		else
+		} else {
 			od_page_put(src, w->nid, table);
+			count_vm_event(VMEMMAP_OD_LOST_INSTALLS);
+		}
 		pmdval = READ_ONCE(*pmd);
 	} else if (!pmd_present(pmdval)) {
 		/* Parked by the reclaimer: put the same table back. */
@@ -811,10 +862,12 @@ static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 	if (!vmemmap_od_cmpxchg_pte(pte, pteval, vmemmap_od_mk_pte(page))) {
 		atomic_long_dec(od_table_count(pmd_page(pmdval)));
 		od_page_put(src, w->nid, page);
+		count_vm_event(VMEMMAP_OD_LOST_INSTALLS);
 		return true;
 	}
 	od_account(w, 1, 0);
 	od_lra_add(page, vaddr);
+	od_note_over_high();
 	count_vm_event(VMEMMAP_OD_FAULTS);
 	if (src->reserve)
 		count_vm_event(VMEMMAP_OD_ATOMIC_FAULTS);
@@ -1040,13 +1093,27 @@ static void od_set_live(struct page *page, bool live)
 	atomic_long_add(live ? 1 : -1, &od_live_nr);
 }
 
-/* Take a vmemmap page that is about to be freed off od_lra. */
+/* Take a vmemmap page that is about to be freed off od_lra or od_live. */
 static void od_lra_del(struct page *page)
 {
 	od_set_live(page, false);
 	list_del(&page->lru);
 	atomic_long_dec(&od_lra_nr);
 	set_page_private(page, 0);
+}
+
+/* Take the vmemmap pages of a window that goes off @list. */
+static void od_lra_del_window(struct list_head *list, struct vmemmap_od_window *w)
+{
+	unsigned long start = od_vaddr(w->start_pfn), end = od_vaddr(w->end_pfn);
+	struct page *page, *next;
+
+	list_for_each_entry_safe(page, next, list, lru) {
+		unsigned long vaddr = page_private(page) & PAGE_MASK;
+
+		if (vaddr >= start && vaddr < end)
+			od_lra_del(page);
+	}
 }
 
 static bool od_table_empty(struct page *table)
@@ -1218,7 +1285,7 @@ static bool od_park_page(struct od_batch *b, struct page *page)
 			    b->img + n * OD_STRUCT_PAGES, &b->saved[n],
 			    &b->uniform[n])) {
 		od_set_live(page, true);
-		count_vm_event(VMEMMAP_OD_RESCUED);
+		count_vm_event(VMEMMAP_OD_LIVE_SKIPPED);
 		return false;
 	}
 	od_set_live(page, false);
@@ -1305,7 +1372,7 @@ static void od_queue_table(struct od_batch *b, unsigned long vaddr)
  * pages for the next batch. Returns the vmemmap pages freed.
  */
 static unsigned int od_finish(struct od_batch *b, gfp_t gfp,
-			      unsigned int *nr_rescued, unsigned int *nr_unhooked)
+			      unsigned int *nr_put_back, unsigned int *nr_unhooked)
 {
 	unsigned int i, j, nr_freed = 0;
 
@@ -1339,8 +1406,8 @@ static unsigned int od_finish(struct od_batch *b, gfp_t gfp,
 		}
 		/* Written since it was parked, or a fault put it back already. */
 		if (vmemmap_od_cmpxchg_pte(b->pte[i], parked, vmemmap_od_mk_pte(page))) {
-			count_vm_event(VMEMMAP_OD_RESCUED);
-			(*nr_rescued)++;
+			count_vm_event(VMEMMAP_OD_PUT_BACK);
+			(*nr_put_back)++;
 		}
 		list_add_tail(&page->lru, &od_lra);
 	}
@@ -1353,13 +1420,14 @@ static unsigned int od_finish(struct od_batch *b, gfp_t gfp,
 		    vmemmap_od_cmpxchg_pmd(b->pmd[i], parked, __pmd(0))) {
 			b->dying[b->nr_dying] = table;
 			b->dwin[b->nr_dying++] = b->twin[i];
-			b->dying_gp = get_state_synchronize_rcu();
+			/* Starts one if none is under way: nobody waits for it. */
+			b->dying_gp = start_poll_synchronize_rcu();
 			(*nr_unhooked)++;
 			continue;
 		}
 		if (vmemmap_od_cmpxchg_pmd(b->pmd[i], parked, vmemmap_od_mk_pmd(table))) {
-			count_vm_event(VMEMMAP_OD_RESCUED);
-			(*nr_rescued)++;
+			count_vm_event(VMEMMAP_OD_PUT_BACK);
+			(*nr_put_back)++;
 		}
 	}
 
@@ -1373,17 +1441,20 @@ static unsigned int od_finish(struct od_batch *b, gfp_t gfp,
  * Free the unhooked PTE tables once no fault handler can hold them, with
  * any page a late handler installed in one: such a handler counted it in
  * the table before installing it, and it was never reachable. Returns the
- * pages freed.
+ * pages freed. Without @wait, only if the grace period is over already.
  */
-static unsigned long od_free_dying(struct od_batch *b)
+static unsigned long od_free_dying(struct od_batch *b, bool wait)
 {
 	unsigned long freed = 0;
 	unsigned int i, j;
 
 	if (!b->nr_dying)
 		return 0;
-	if (!poll_state_synchronize_rcu(b->dying_gp))
-		synchronize_rcu_expedited();
+	if (!poll_state_synchronize_rcu(b->dying_gp)) {
+		if (!wait)
+			return 0;
+		cond_synchronize_rcu(b->dying_gp);
+	}
 	/* Such a page was pushed to od_lra_new before its handler left RCU. */
 	od_lra_drain();
 	for (i = 0; i < b->nr_dying; i++) {
@@ -1413,22 +1484,44 @@ static unsigned long od_free_dying(struct od_batch *b)
 	return freed;
 }
 
+/* Tables wait for their grace period: the reclaimer frees them after it. */
+static bool od_dying_pending;
+
+static void od_note_dying(struct od_batch *b)
+{
+	WRITE_ONCE(od_dying_pending, b->nr_dying != 0);
+}
+
+/* Free the unhooked tables whose grace period is over. */
+static void od_reap_dying(void)
+{
+	mutex_lock(&od_reclaim_lock);
+	if (od_batch) {
+		od_free_dying(od_batch, false);
+		od_note_dying(od_batch);
+	}
+	mutex_unlock(&od_reclaim_lock);
+}
+
 /*
  * Reclaim vmemmap pages, oldest first, until @nr_to_scan were looked at, or
  * the resident memmap is at most @low pages, or none is left; and the PTE
- * tables they leave empty. Returns the pages (and tables) freed.
+ * tables they leave empty. The pages last found live are looked at only
+ * if @live: first (they are the oldest), each at most once. Returns the
+ * pages (and tables) freed.
  */
-static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp)
+static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
+				bool live)
 {
+	long nr_live = live ? atomic_long_read(&od_live_nr) : 0;
 	struct od_batch *b = od_batch;
 	unsigned long freed = 0;
 
 	lockdep_assert_held(&od_reclaim_lock);
 	od_lra_drain();
-	if (b->nr_dying && poll_state_synchronize_rcu(b->dying_gp))
-		freed += od_free_dying(b);
+	freed += od_free_dying(b, false);
 	for (;;) {
-		unsigned int nr_freed, nr_rescued = 0, nr_unhooked = 0;
+		unsigned int nr_freed, nr_put_back = 0, nr_unhooked = 0;
 		u64 t0 = local_clock();
 		bool tables;
 
@@ -1436,13 +1529,23 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp)
 		b->start = ULONG_MAX;
 		b->end = 0;
 		while (b->nr_pages < OD_BATCH && nr_to_scan &&
-		       !list_empty(&od_lra) &&
 		       atomic_long_read(&od_resident) > low) {
-			struct page *page = list_first_entry(&od_lra, struct page, lru);
+			struct list_head *from;
+			struct page *page;
 
+			if (nr_live > 0 && !list_empty(&od_live)) {
+				from = &od_live;
+				nr_live--;
+			} else if (!list_empty(&od_lra)) {
+				from = &od_lra;
+			} else {
+				break;
+			}
+			page = list_first_entry(from, struct page, lru);
 			nr_to_scan--;
 			if (!od_park_page(b, page))
-				list_move_tail(&page->lru, &od_lra);
+				list_move_tail(&page->lru, page_private(page) & OD_LIVE ?
+					       &od_live : &od_lra);
 		}
 		/* Queued tables wait for a batch of pages to share its flush. */
 		if (!b->nr_pages)
@@ -1454,9 +1557,11 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp)
 		 * allocation made under mmap_read_lock(&init_mm) (hugetlb's
 		 * vmemmap_remap_range() splitting a PMD), where a blocking
 		 * read behind a queued ptdump writer would deadlock. What it
-		 * cannot unhook stays queued for later.
+		 * cannot unhook stays queued for later, as do the tables of a
+		 * batch that would not fit among those waiting for their
+		 * grace period (see below).
 		 */
-		tables = b->nr_queued &&
+		tables = b->nr_queued && b->nr_dying <= OD_BATCH &&
 			 (gfpflags_allow_blocking(gfp) ?
 			  (mmap_read_lock(&init_mm), true) :
 			  mmap_read_trylock(&init_mm));
@@ -1466,58 +1571,116 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp)
 		flush_tlb_kernel_range(b->start, b->end);
 		count_vm_event(VMEMMAP_OD_SHOOTDOWNS);
 
-		nr_freed = od_finish(b, gfp, &nr_rescued, &nr_unhooked);
+		nr_freed = od_finish(b, gfp, &nr_put_back, &nr_unhooked);
 		if (tables)
 			mmap_read_unlock(&init_mm);
 		count_vm_events(VMEMMAP_OD_RECLAIMED, nr_freed);
 		freed += nr_freed;
-		trace_vmemmap_od_reclaim(nr_freed, nr_unhooked, nr_rescued,
+		trace_vmemmap_od_reclaim(nr_freed, nr_unhooked, nr_put_back,
 					 local_clock() - t0);
 		if (wq_has_sleeper(&od_throttle_wq))
 			wake_up_all(&od_throttle_wq);
-		if (b->nr_dying >= OD_BATCH)
-			freed += od_free_dying(b);
+		/*
+		 * Unhooked tables are freed once their grace period (started
+		 * when they were unhooked) is over. Where it may sleep, when
+		 * another batch's tables would not fit, a pass waits for it:
+		 * a normal grace period, never an expedited one.
+		 */
+		freed += od_free_dying(b, b->nr_dying > OD_BATCH &&
+				       gfpflags_allow_blocking(gfp));
 		cond_resched();
 	}
+	od_note_dying(b);
 	return freed;
 }
 
-/* Bring the resident memmap down to the low watermark. */
-static void od_reclaim_budget(void)
+/*
+ * Bring the resident memmap down to the low watermark. The pages last
+ * found live are looked at again with @live, and otherwise once every
+ * OD_RESCAN_MAX at most (od_live_next), so that those that went idle are
+ * reclaimed in their turn even while other pages are there to take.
+ * Returns what was freed.
+ */
+static unsigned long od_reclaim_budget(bool live)
 {
-	unsigned long budget, freed;
+	static unsigned long od_live_next = INITIAL_JIFFIES;	/* under od_reclaim_lock */
+	unsigned long budget, freed = 0;
 
 	mutex_lock(&od_reclaim_lock);
 	budget = READ_ONCE(od_budget);
 	if (budget && od_batch) {
+		if (time_after_eq(jiffies, od_live_next))
+			live = true;
+		if (live)
+			od_live_next = jiffies + OD_RESCAN_MAX;
 		freed = od_reclaim(atomic_long_read(&od_lra_nr),
-				   budget - OD_LOW, GFP_KERNEL);
+				   budget - OD_LOW, GFP_KERNEL, live);
 		WRITE_ONCE(od_stuck_at, freed ? 0 : atomic_long_read(&od_resident));
 	}
 	mutex_unlock(&od_reclaim_lock);
 	wake_up_all(&od_throttle_wq);
+	return freed;
 }
 
+/* Over the high watermark, but the last pass found nothing to take. */
+static bool od_stuck(void)
+{
+	unsigned long budget = READ_ONCE(od_budget);
+
+	return budget && atomic_long_read(&od_resident) > (long)(budget - OD_HIGH);
+}
+
+/*
+ * The reclaimer: an ordinary kernel thread (producers that outrun it are
+ * throttled, so it needs no real-time priority). It runs a budget pass
+ * whenever the memmap goes over the high watermark; when a pass found
+ * nothing to take and the memmap stays over the mark, it rescans the live
+ * pages, after OD_RESCAN_MIN and then less often, up to OD_RESCAN_MAX. It
+ * waits for no grace period: PTE tables a pass unhooked are freed by a
+ * later pass, or by the reclaimer OD_RESCAN_MIN after the last pass.
+ */
 static int od_reclaimd_fn(void *unused)
 {
-	sched_set_fifo_low(current);
+	unsigned long backoff = OD_RESCAN_MIN;
+
 	while (!kthread_should_stop()) {
 		set_current_state(TASK_IDLE);
-		if (!od_over_high()) {
-			schedule();
+		if (od_over_high()) {
+			__set_current_state(TASK_RUNNING);
+			od_reclaim_budget(false);
+			cond_resched();
 			continue;
 		}
-		__set_current_state(TASK_RUNNING);
-		od_reclaim_budget();
-		cond_resched();
+		if (!od_stuck()) {
+			backoff = OD_RESCAN_MIN;
+			if (!READ_ONCE(od_dying_pending)) {
+				schedule();
+			} else if (!schedule_timeout(OD_RESCAN_MIN)) {
+				__set_current_state(TASK_RUNNING);
+				od_reap_dying();
+			}
+			continue;
+		}
+		/* Woken early (a batch more, a new budget): look again. */
+		if (schedule_timeout(backoff))
+			continue;
+		if (od_reclaim_budget(true))
+			backoff = OD_RESCAN_MIN;
+		else
+			backoff = min_t(unsigned long, 2 * backoff, OD_RESCAN_MAX);
 	}
 	return 0;
 }
 
+/*
+ * The live pages count for a sixteenth: most of them stay live, but the
+ * shrinker is what finds those that went idle when there is no budget.
+ */
 static unsigned long od_shrink_count(struct shrinker *shrinker,
 				     struct shrink_control *sc)
 {
-	long nr = atomic_long_read(&od_lra_nr) - atomic_long_read(&od_live_nr);
+	long live = atomic_long_read(&od_live_nr);
+	long nr = atomic_long_read(&od_lra_nr) - live + live / 16;
 
 	return nr > 0 ? nr : 0;
 }
@@ -1532,7 +1695,7 @@ static unsigned long od_shrink_scan(struct shrinker *shrinker,
 		return SHRINK_STOP;
 	if (od_batch)
 		freed = od_reclaim(sc->nr_to_scan, LONG_MIN,
-				   GFP_NOWAIT | __GFP_NOWARN);
+				   GFP_NOWAIT | __GFP_NOWARN, true);
 	/* Room was made: a stuck budget pass may succeed again. */
 	if (freed)
 		WRITE_ONCE(od_stuck_at, 0);
@@ -1778,7 +1941,6 @@ err:
 void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id)
 {
 	struct vmemmap_od_window *w;
-	struct page *page, *next;
 
 	mutex_lock(&od_lock);
 	w = od_find(pgmap, range_id);
@@ -1793,15 +1955,12 @@ void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id)
 	od_update_bounds();
 
 	mutex_lock(&od_reclaim_lock);
-	od_free_dying(od_batch);
+	od_free_dying(od_batch, true);
+	od_note_dying(od_batch);
 	od_unqueue_window(od_batch, w);
 	od_lra_drain();
-	list_for_each_entry_safe(page, next, &od_lra, lru) {
-		unsigned long vaddr = page_private(page) & PAGE_MASK;
-
-		if (vaddr >= od_vaddr(w->start_pfn) && vaddr < od_vaddr(w->end_pfn))
-			od_lra_del(page);
-	}
+	od_lra_del_window(&od_lra, w);
+	od_lra_del_window(&od_live, w);
 	od_free_resident(w);
 	mutex_unlock(&od_reclaim_lock);
 	xa_destroy(&w->saved);
@@ -1869,6 +2028,45 @@ int vmemmap_od_throttle(void)
 	return wait_event_killable(od_throttle_wq, !od_over_high()) ? -EINTR : 0;
 }
 EXPORT_SYMBOL_GPL(vmemmap_od_throttle);
+
+/*
+ * How long a task that went over the high watermark may be held on its way
+ * back to user space: 10 ms per batch the memmap is over it, up to 1 s.
+ */
+#define OD_USER_PENALTY_MS	10
+#define OD_USER_PENALTY_MAX	HZ
+
+/**
+ * __vmemmap_od_handle_over_high - throttle a task that went over the mark
+ *
+ * Called by resume_user_mode_work() when TIF_NOTIFY_RESUME is set. If the
+ * current task populated vmemmap pages while the memmap was over its high
+ * watermark (od_note_over_high()) and it still is, wake the reclaimer and
+ * sleep until the memmap is back under the mark, for at most a time that
+ * grows with how far it is over: however many threads produce, each one
+ * waits for the reclaimer before it can fault in more, so the memmap stays
+ * within one batch of the budget (and the reclaimer's stall rules still
+ * apply: when it finds nothing more to take, nobody waits). A fatal signal
+ * ends the wait.
+ */
+void __vmemmap_od_handle_over_high(void)
+{
+	unsigned long budget = READ_ONCE(od_budget), over;
+	long timeout;
+
+	if (likely(!current->vmemmap_od_over_high))
+		return;
+	current->vmemmap_od_over_high = 0;
+	if (!od_over_high())
+		return;
+	over = atomic_long_read(&od_resident) - (budget - OD_HIGH);
+	timeout = min_t(long, OD_USER_PENALTY_MAX,
+			msecs_to_jiffies(OD_USER_PENALTY_MS) *
+			DIV_ROUND_UP(over, OD_BATCH));
+	count_vm_event(VMEMMAP_OD_USER_THROTTLED);
+	od_wake_reclaimd();
+	wait_event_killable_timeout(od_throttle_wq, !od_over_high(), timeout);
+}
 
 /**
  * vmemmap_od_resident - is the struct page of a pfn mapped right now?
@@ -2078,6 +2276,30 @@ static ssize_t resident_kb_show(struct kobject *kobj,
 
 static struct kobj_attribute resident_kb_attr = __ATTR_RO(resident_kb);
 
+static ssize_t resident_max_kb_show(struct kobject *kobj,
+				    struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%ld\n",
+			  atomic_long_read(&od_resident_max) << (PAGE_SHIFT - 10));
+}
+
+/* Writing 0 starts a new high-water mark from what is resident now. */
+static ssize_t resident_max_kb_store(struct kobject *kobj,
+				     struct kobj_attribute *attr,
+				     const char *buf, size_t count)
+{
+	unsigned long kb;
+
+	if (kstrtoul(buf, 10, &kb) || kb) {
+		pr_warn_once("vmemmap_od: resident_max_kb: only 0 (reset) can be written\n");
+		return -EINVAL;
+	}
+	atomic_long_set(&od_resident_max, atomic_long_read(&od_resident));
+	return count;
+}
+
+static struct kobj_attribute resident_max_kb_attr = __ATTR_RW(resident_max_kb);
+
 static ssize_t budget_kb_show(struct kobject *kobj,
 			      struct kobj_attribute *attr, char *buf)
 {
@@ -2108,6 +2330,7 @@ static struct kobj_attribute budget_kb_attr = __ATTR_RW(budget_kb);
 
 static struct attribute *vmemmap_od_attrs[] = {
 	&resident_kb_attr.attr,
+	&resident_max_kb_attr.attr,
 	&budget_kb_attr.attr,
 	NULL,
 };

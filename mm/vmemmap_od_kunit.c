@@ -96,6 +96,9 @@ static unsigned long od_faults(void)
 	return od_event(VMEMMAP_OD_FAULTS);
 }
 
+/* Struct pages per vmemmap page. */
+#define OD_STRUCT_PAGES	(PAGE_SIZE / sizeof(struct page))
+
 /*
  * A struct page, made comparable across ranges: words that point into the
  * page's own range (compound heads, list heads) become offsets, and the
@@ -126,9 +129,13 @@ static void od_check_equal(struct kunit *test, unsigned int shift)
 	struct od_test_map *od = od_test_map(test, true, shift);
 	/* Touch from the middle of a compound page first, then all of it. */
 	unsigned long order[] = { 130, 64, 0, 600, 511, 512, 1 };
+	unsigned long faults = od_faults();
 	struct page a, b;
 	unsigned long i, bad = 0;
 
+	/* Nothing of the on-demand side is mapped before it is touched... */
+	for (i = 0; i < 2048; i += OD_STRUCT_PAGES)
+		KUNIT_EXPECT_EQ(test, vmemmap_od_resident(od->start_pfn + i), 0);
 	for (i = 0; i < ARRAY_SIZE(order); i++) {
 		KUNIT_ASSERT_EQ(test, vmemmap_od_preload(GFP_KERNEL), 0);
 		(void)page_ref_count(pfn_to_page(od->start_pfn + order[i]));
@@ -144,6 +151,10 @@ static void od_check_equal(struct kunit *test, unsigned int shift)
 		}
 	}
 	KUNIT_EXPECT_EQ(test, bad, 0);
+	/* ...and each of its vmemmap pages was faulted in exactly once. */
+	KUNIT_EXPECT_EQ(test, od_faults(), faults + 2048 / OD_STRUCT_PAGES);
+	for (i = 0; i < 2048; i += OD_STRUCT_PAGES)
+		KUNIT_EXPECT_EQ(test, vmemmap_od_resident(od->start_pfn + i), 1);
 }
 
 /* Base pages come out as memmap_init_zone_device() makes them. */
@@ -253,8 +264,6 @@ static void od_concurrent_install(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, od_faults(), faults + 1);
 	}
 }
-
-#define OD_STRUCT_PAGES	(PAGE_SIZE / sizeof(struct page))
 
 /*
  * vmemmap_od_populate() maps exactly the vmemmap pages of its pfns, without

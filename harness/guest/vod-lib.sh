@@ -8,6 +8,10 @@ TAP=${TAP:-/dev/ttyS1}
 TAPN=/tmp/tap.count
 VOD_LOG=/tmp/vod.log
 
+# One /proc/vmstat counter; the resident on-demand memmap in kB.
+vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
+resident_kb() { cat /sys/kernel/mm/vmemmap_on_demand/resident_kb; }
+
 tap_emit() {
 	echo "$*" >>"$TAP"
 	echo "$*"

@@ -46,6 +46,17 @@ int vmemmap_od_throttle(void);
 int vmemmap_od_populate(unsigned long pfn, unsigned long nr_pages, gfp_t gfp);
 int vmemmap_od_preload(gfp_t gfp);
 bool __vmemmap_od_pfn_mapped(unsigned long pfn);
+void __vmemmap_od_handle_over_high(void);
+
+/*
+ * On the way back to user space (resume_user_mode_work()): throttle a task
+ * that populated vmemmap pages while the memmap was over its high mark.
+ */
+static inline void vmemmap_od_handle_over_high(void)
+{
+	if (static_branch_unlikely(&vmemmap_od_active))
+		__vmemmap_od_handle_over_high();
+}
 
 /**
  * is_vmemmap_od_address - may @addr lie in an on-demand vmemmap window?
@@ -151,6 +162,10 @@ static inline bool vmemmap_od_congested(void)
 static inline int vmemmap_od_throttle(void)
 {
 	return 0;
+}
+
+static inline void vmemmap_od_handle_over_high(void)
+{
 }
 
 #endif /* CONFIG_VMEMMAP_ON_DEMAND */

@@ -46,32 +46,33 @@ TRACE_EVENT(vmemmap_od_fault,
  * vmemmap_od_reclaim - a batch of vmemmap pages was reclaimed
  * @nr_pages: vmemmap pages freed
  * @nr_tables: PTE tables unhooked (freed after the next grace period)
- * @nr_rescued: pages and tables put back: touched since they were parked
+ * @nr_put_back: parked pages and tables the reclaimer put back after the
+ *	flush: written through a stale TLB entry, or not freeable any more
  * @duration_ns: time for the batch, its one TLB shootdown included
  */
 TRACE_EVENT(vmemmap_od_reclaim,
 
 	TP_PROTO(unsigned int nr_pages, unsigned int nr_tables,
-		 unsigned int nr_rescued, u64 duration_ns),
+		 unsigned int nr_put_back, u64 duration_ns),
 
-	TP_ARGS(nr_pages, nr_tables, nr_rescued, duration_ns),
+	TP_ARGS(nr_pages, nr_tables, nr_put_back, duration_ns),
 
 	TP_STRUCT__entry(
 		__field(unsigned int, nr_pages)
 		__field(unsigned int, nr_tables)
-		__field(unsigned int, nr_rescued)
+		__field(unsigned int, nr_put_back)
 		__field(u64, duration_ns)
 	),
 
 	TP_fast_assign(
 		__entry->nr_pages = nr_pages;
 		__entry->nr_tables = nr_tables;
-		__entry->nr_rescued = nr_rescued;
+		__entry->nr_put_back = nr_put_back;
 		__entry->duration_ns = duration_ns;
 	),
 
-	TP_printk("nr_pages=%u nr_tables=%u nr_rescued=%u duration_ns=%llu",
-		  __entry->nr_pages, __entry->nr_tables, __entry->nr_rescued,
+	TP_printk("nr_pages=%u nr_tables=%u nr_put_back=%u duration_ns=%llu",
+		  __entry->nr_pages, __entry->nr_tables, __entry->nr_put_back,
 		  __entry->duration_ns)
 );
 

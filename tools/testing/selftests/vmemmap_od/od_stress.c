@@ -6,7 +6,8 @@
  * free physical address space (OD_SIZE, default 4T) with an on-demand
  * memmap, then has THREADS threads each make NR accesses at random pfns
  * from one context (a variant per context: process, IRQs off, spinlock
- * held, softirq, hardirq, NMI), two threads on each pfn sequence so that
+ * held, softirq, hardirq, NMI), two threads on each pfn sequence, pinned
+ * to two different CPUs and started together behind a barrier, so that
  * first touches race. The driver is a known consumer: it populates each
  * batch's struct pages (vmemmap_od_populate()) and fills this CPU's reserve
  * (vmemmap_od_preload()) where it can sleep, then makes the accesses in the
@@ -15,21 +16,35 @@
  * none failed, that all NR were made, that every touched struct page is
  * intact and idle afterwards, that each touched vmemmap page was populated
  * once (vmemmap_od_faults counts every population, by populate or fault),
- * that the fault handler served some of them (vmemmap_od_atomic_faults),
- * never more than the unprepared accesses, that no fault went unserved
- * (vmemmap_od_fault_failed), that resident_kb grew by what was touched
- * (plus page tables), and that it falls back when the range goes away.
+ * that the race happened: some installs were lost to the other CPU
+ * (vmemmap_od_lost_installs), that the fault handler served some of them
+ * (vmemmap_od_atomic_faults), never more than the unprepared accesses,
+ * that no fault went unserved (vmemmap_od_fault_failed), that resident_kb
+ * grew by what was touched (plus page tables), and that it falls back when
+ * the range goes away. With fewer than two CPUs the variants skip.
  * reserve_empty checks the documented behaviour when no page can be had:
  * the access is not served and get_kernel_nofault() sees -EFAULT.
  *
- * The reclaim variants run the same threads, random or sequential, under a
- * budget (OD_BUDGET_KB, default 2048) many times smaller than what they
- * touch, while a sampler reads resident_kb. The driver's threads back off
- * when the memmap is congested and throttle (vmemmap_od_throttle()); the
- * memmap must stay within one reclaim batch (64 vmemmap pages) of the
- * budget, reclaim must free at least 32 pages per TLB shootdown, and every
- * struct page must come back intact. budget_kb_rejects_nonsense writes
- * nonsense to budget_kb.
+ * The reclaim variants run the same threads (not pinned), random or
+ * sequential, under a budget (OD_BUDGET_KB, default 2048) many times
+ * smaller than what they touch, while a sampler reads resident_kb. The
+ * driver's threads back off when the memmap is congested and throttle
+ * (vmemmap_od_throttle()); the memmap must stay within one reclaim batch
+ * (64 vmemmap pages) of the budget, by the sampler and by the kernel's own
+ * high-water mark (resident_max_kb, reset first), reclaim must free at
+ * least 32 pages per TLB shootdown, and every struct page must come back
+ * intact; the races and refusals (vmemmap_od_lost_installs, _rescued,
+ * _put_back, _live_skipped) are printed.
+ *
+ * reclaim_race forces the un-park race: THREADS threads, pinned to
+ * different CPUs and started together, make NR / 2 random accesses each,
+ * from process context or with IRQs off, over a hot working set whose
+ * vmemmap is RACE_HOT_X times the budget, so that reclaim keeps parking
+ * pages the threads are about to touch. Some must find their entry parked
+ * and put it back (vmemmap_od_rescued); reclaim must have run, every
+ * access be made, every struct page come back intact, no fault go
+ * unserved, and resident_max_kb stay within one batch of the budget.
+ * budget_kb_rejects_nonsense writes nonsense to budget_kb.
  *
  * walk_populates_nothing walks the pfns of an on-demand range and around it
  * as hibernation's mark_free_pages() does, pfn_valid() then
@@ -37,8 +52,10 @@
  * nothing; the same walk with pfn_to_page(), as mark_free_pages() did
  * before, faults in every vmemmap page it reads.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <pthread.h>
@@ -53,7 +70,9 @@
 #define FAIL_OD	"/sys/kernel/debug/fail_vmemmap_od/"
 #define THREADS	4
 /*
- * The sampler's tolerance: one reclaim batch, 64 vmemmap pages of 4 kB.
+ * How far over the budget the memmap may go, by the sampler and by the
+ * kernel's own high-water mark (resident_max_kb): one reclaim batch, 64
+ * vmemmap pages of 4 kB.
  * The memmap is congested from two batches under the budget on, so there
  * are three batches of room above that point. The driver checks for
  * congestion before each page it populates (a batch prepares up to 16,
@@ -69,6 +88,13 @@
 /* A raw walk: the range's first 64 vmemmap pages. */
 #define WALK_RAW_VPAGES	64
 #define WALK_RAW_PFNS	(WALK_RAW_VPAGES * 64)
+/*
+ * reclaim_race: the hot working set, in vmemmap pages, is this many times
+ * what the budget holds. Big enough that reclaim keeps running (about 2/3
+ * of the set is not resident at any time), small enough that the pages a
+ * batch parks are touched again soon after.
+ */
+#define RACE_HOT_X	2
 
 /* The driver's stats line. */
 #define STATS_FMT "accesses %ld violations %ld touched %ld throttled %ld deferred %ld nmi %ld unprepared %ld walk_valid %ld walk_online %ld walk_zone %ld"
@@ -118,23 +144,82 @@ static bool ctx_unsupported(const char *ctx)
 	return write_str(TVO "access", cmd) == -EOPNOTSUPP;
 }
 
+/*
+ * One access write: @ctx @nr @seed @pattern @ws (0: the whole range). It
+ * waits at @go, if set, for its siblings first, then records the CPU it
+ * runs on in @ran_on; start_pinned() sets @go and @cpu, the CPU it pins it
+ * to.
+ */
 struct worker {
 	const char *ctx;
 	const char *pattern;
 	unsigned long nr;
 	unsigned long seed;
+	unsigned long ws;
+	pthread_barrier_t *go;
+	int cpu;
+	int ran_on;
 	int ret;
 };
 
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
-	char cmd[64];
+	char cmd[96];
 
-	snprintf(cmd, sizeof(cmd), "%s %lu %lu %s", w->ctx, w->nr, w->seed,
-		 w->pattern ?: "random");
+	if (w->go)
+		pthread_barrier_wait(w->go);
+	w->ran_on = sched_getcpu();
+	snprintf(cmd, sizeof(cmd), "%s %lu %lu %s %lu", w->ctx, w->nr, w->seed,
+		 w->pattern ?: "random", w->ws);
 	w->ret = write_str(TVO "access", cmd);
 	return NULL;
+}
+
+/* The CPUs this task may run on, at most @max of them, in @cpus: how many. */
+static int usable_cpus(int *cpus, int max)
+{
+	cpu_set_t set;
+	int cpu, n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 0;
+	for (cpu = 0; cpu < CPU_SETSIZE && n < max; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			cpus[n++] = cpu;
+	return n;
+}
+
+/*
+ * Start @n workers, worker i pinned to @cpus[i % @nr_cpus] (so that with
+ * two CPUs or more, workers 2k and 2k + 1 run on different ones), all
+ * released at once by @go when the last is pinned. 0, or an error number;
+ * then the workers started wait for good, and the test must end.
+ */
+static int start_pinned(struct worker *w, pthread_t *tid, int n, const int *cpus,
+			int nr_cpus, pthread_barrier_t *go)
+{
+	int i, ret;
+
+	ret = pthread_barrier_init(go, NULL, n + 1);
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++) {
+		cpu_set_t set;
+
+		w[i].go = go;
+		w[i].cpu = cpus[i % nr_cpus];
+		ret = pthread_create(&tid[i], NULL, worker_fn, &w[i]);
+		if (ret)
+			return ret;
+		CPU_ZERO(&set);
+		CPU_SET(w[i].cpu, &set);
+		ret = pthread_setaffinity_np(tid[i], sizeof(set), &set);
+		if (ret)
+			return ret;
+	}
+	pthread_barrier_wait(go);
+	return 0;
 }
 
 FIXTURE(od) {
@@ -144,6 +229,7 @@ FIXTURE(od) {
 	long failed0;
 	long memmap0;
 	long reclaimed0;
+	long lost0;
 };
 
 FIXTURE_VARIANT(od) {
@@ -174,6 +260,8 @@ FIXTURE_SETUP(od)
 	ASSERT_LE(0, self->failed0) TH_LOG("no vmemmap_od_fault_failed in /proc/vmstat");
 	self->memmap0 = read_vmstat("nr_memmap_pages");
 	self->reclaimed0 = read_vmstat("vmemmap_od_reclaimed");
+	self->lost0 = read_vmstat("vmemmap_od_lost_installs");
+	ASSERT_LE(0, self->lost0) TH_LOG("no vmemmap_od_lost_installs in /proc/vmstat");
 }
 
 FIXTURE_TEARDOWN(od)
@@ -184,30 +272,40 @@ FIXTURE_TEARDOWN(od)
 TEST_F_TIMEOUT(od, threads, 120)
 {
 	unsigned long nr = strtoul(getenv("OD_NR") ?: "20000", NULL, 0);
-	long resident, faults, atomic, touched;
+	long resident, faults, atomic, touched, lost;
+	int cpus[THREADS], nr_cpus, i;
 	struct tvo_stats st0, st;
 	struct worker w[THREADS];
 	pthread_t tid[THREADS];
+	pthread_barrier_t go;
 	bool reclaimed;
-	int i;
 
 	if (ctx_unsupported(variant->ctx))
 		SKIP(return, "%s: not in this kernel (no local APIC to send NMIs)",
 		     variant->ctx);
+	nr_cpus = usable_cpus(cpus, THREADS);
+	if (nr_cpus < 2)
+		SKIP(return, "only %d CPU usable: the two threads of a pair need two CPUs to race",
+		     nr_cpus);
 	ASSERT_EQ(0, read_stats(&st0)) TH_LOG("cannot parse " TVO "stats");
 	/*
-	 * Threads 2k and 2k+1 share a pfn sequence, so every vmemmap page is
-	 * first touched by two CPUs at once: the concurrent-install race.
+	 * Threads 2k and 2k+1 share a pfn sequence and run on two CPUs,
+	 * started together, so that every vmemmap page is first touched by
+	 * two CPUs at once: the concurrent-install race, in populate and in
+	 * the chosen context's unprepared accesses. It must be seen to happen.
 	 */
-	for (i = 0; i < THREADS; i++) {
+	for (i = 0; i < THREADS; i++)
 		w[i] = (struct worker){ .ctx = variant->ctx, .nr = nr,
 					.seed = (strlen(variant->ctx) << 8) + i / 2 };
-		ASSERT_EQ(0, pthread_create(&tid[i], NULL, worker_fn, &w[i]));
-	}
+	ASSERT_EQ(0, start_pinned(w, tid, THREADS, cpus, nr_cpus, &go))
+		TH_LOG("cannot start the threads pinned");
 	for (i = 0; i < THREADS; i++) {
 		pthread_join(tid[i], NULL);
 		EXPECT_EQ(0, w[i].ret) TH_LOG("thread %d: %s", i, strerror(-w[i].ret));
+		EXPECT_EQ(w[i].cpu, w[i].ran_on) TH_LOG("thread %d not on its CPU", i);
 	}
+	pthread_barrier_destroy(&go);
+	lost = read_vmstat("vmemmap_od_lost_installs") - self->lost0;
 	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page is not intact");
 
 	ASSERT_EQ(0, read_stats(&st));
@@ -225,6 +323,11 @@ TEST_F_TIMEOUT(od, threads, 120)
 		       st.deferred - st0.deferred, st.nmi - st0.nmi);
 	ksft_print_msg("%s: resident +%ld kB (%.2f kB per touched page)\n", variant->ctx,
 		       resident, touched > 0 ? (double)resident / touched : 0);
+	ksft_print_msg("%s: %d threads on %d CPUs, pairs apart: %ld installs lost\n",
+		       variant->ctx, THREADS, nr_cpus, lost);
+	/* Every context can race: the two threads of a pair are on two CPUs. */
+	EXPECT_LT(0, lost) TH_LOG("%s: no install was lost: the threads never raced",
+				  variant->ctx);
 	EXPECT_EQ(0, st.violations);
 	/* Deferred accesses are made later: every one of them is made. */
 	EXPECT_EQ((long)(THREADS * nr), st.accesses - st0.accesses);
@@ -255,6 +358,34 @@ TEST_F_TIMEOUT(od, threads, 120)
 	ASSERT_EQ(0, write_str(TVO "size", "0"));
 	EXPECT_EQ(self->resident0, read_long(OD_SYSFS "resident_kb"))
 		TH_LOG("resident memmap not freed with the range");
+}
+
+/* The races and refusals of reclaim, counted apart in /proc/vmstat. */
+struct races {
+	long lost;		/* vmemmap_od_lost_installs */
+	long rescued;		/* vmemmap_od_rescued */
+	long put_back;		/* vmemmap_od_put_back */
+	long live_skipped;	/* vmemmap_od_live_skipped */
+};
+
+/* 0, or -1 if a counter is missing. */
+static int read_races(struct races *r)
+{
+	r->lost = read_vmstat("vmemmap_od_lost_installs");
+	r->rescued = read_vmstat("vmemmap_od_rescued");
+	r->put_back = read_vmstat("vmemmap_od_put_back");
+	r->live_skipped = read_vmstat("vmemmap_od_live_skipped");
+	return r->lost < 0 || r->rescued < 0 || r->put_back < 0 ||
+	       r->live_skipped < 0 ? -1 : 0;
+}
+
+/* @r becomes what was counted since @r0 was read. */
+static void races_since(struct races *r, const struct races *r0)
+{
+	r->lost -= r0->lost;
+	r->rescued -= r0->rescued;
+	r->put_back -= r0->put_back;
+	r->live_skipped -= r0->live_skipped;
 }
 
 /* Samples resident_kb until told to stop. */
@@ -302,42 +433,64 @@ FIXTURE_VARIANT_ADD(reclaim, hardirq_seq) { "hardirq", "seq" };
 FIXTURE_VARIANT_ADD(reclaim, nmi_random) { "nmi", "random" };
 FIXTURE_VARIANT_ADD(reclaim, nmi_seq) { "nmi", "seq" };
 
+/* Save budget_kb in @budget0 and set it to OD_BUDGET_KB (default 2048), in @budget. */
+static void set_budget(struct __test_metadata *_metadata, long *budget0, long *budget)
+{
+	char buf[32];
+
+	*budget0 = read_long(OD_SYSFS "budget_kb");
+	ASSERT_LE(0, *budget0) TH_LOG("no " OD_SYSFS "budget_kb");
+	*budget = strtol(getenv("OD_BUDGET_KB") ?: "2048", NULL, 0);
+	snprintf(buf, sizeof(buf), "%ld", *budget);
+	ASSERT_EQ(0, write_str(OD_SYSFS "budget_kb", buf))
+		TH_LOG("budget_kb refused %s", buf);
+}
+
+/* Remove the range and put budget_kb back to @budget0. */
+static void restore_budget(long budget0)
+{
+	char buf[32];
+
+	write_str(TVO "size", "0");
+	snprintf(buf, sizeof(buf), "%ld", budget0);
+	write_str(OD_SYSFS "budget_kb", buf);
+}
+
+/* Start a new high-water mark of resident_kb: resident_max_kb reads it. */
+static void reset_resident_max(struct __test_metadata *_metadata)
+{
+	ASSERT_EQ(0, write_str(OD_SYSFS "resident_max_kb", "0"))
+		TH_LOG("cannot reset " OD_SYSFS "resident_max_kb");
+	ASSERT_LE(0, read_long(OD_SYSFS "resident_max_kb"));
+}
+
 FIXTURE_SETUP(reclaim)
 {
 	const char *size = getenv("OD_SIZE") ?: "4T";
-	char buf[32];
 
 	if (access(TVO "size", W_OK))
 		SKIP(return, "no test_vmemmap_od driver (CONFIG_TEST_VMEMMAP_OD)");
-	self->budget0 = read_long(OD_SYSFS "budget_kb");
-	ASSERT_LE(0, self->budget0) TH_LOG("no " OD_SYSFS "budget_kb");
-	self->budget = strtol(getenv("OD_BUDGET_KB") ?: "2048", NULL, 0);
-	snprintf(buf, sizeof(buf), "%ld", self->budget);
-	ASSERT_EQ(0, write_str(OD_SYSFS "budget_kb", buf));
+	set_budget(_metadata, &self->budget0, &self->budget);
 	ASSERT_EQ(0, write_str(TVO "size", size)) TH_LOG("cannot map %s", size);
 }
 
 FIXTURE_TEARDOWN(reclaim)
 {
-	char buf[32];
-
-	write_str(TVO "size", "0");
-	snprintf(buf, sizeof(buf), "%ld", self->budget0);
-	write_str(OD_SYSFS "budget_kb", buf);
+	restore_budget(self->budget0);
 }
 
 TEST_F_TIMEOUT(reclaim, threads, 120)
 {
 	unsigned long nr = strtoul(getenv("OD_NR") ?: "20000", NULL, 0);
 	long reclaimed0 = read_vmstat("vmemmap_od_reclaimed");
-	long rescued0 = read_vmstat("vmemmap_od_rescued");
 	long shootdowns0 = read_vmstat("vmemmap_od_shootdowns");
 	long faults0 = read_vmstat("vmemmap_od_faults");
 	long atomic0 = read_vmstat("vmemmap_od_atomic_faults");
 	long failed0 = read_vmstat("vmemmap_od_fault_failed");
-	long reclaimed, shootdowns;
+	long reclaimed, shootdowns, kmax;
 	struct sampler smp = { .max = 0 };
 	struct tvo_stats st0, st;
+	struct races r0, r;
 	struct worker w[THREADS];
 	pthread_t tid[THREADS], stid;
 	int i;
@@ -345,10 +498,13 @@ TEST_F_TIMEOUT(reclaim, threads, 120)
 	ASSERT_LE(0, reclaimed0) TH_LOG("no vmemmap_od_reclaimed in /proc/vmstat");
 	ASSERT_LE(0, atomic0) TH_LOG("no vmemmap_od_atomic_faults in /proc/vmstat");
 	ASSERT_LE(0, failed0) TH_LOG("no vmemmap_od_fault_failed in /proc/vmstat");
+	ASSERT_EQ(0, read_races(&r0))
+		TH_LOG("no vmemmap_od_{lost_installs,rescued,put_back,live_skipped}");
 	if (ctx_unsupported(variant->ctx))
 		SKIP(return, "%s: not in this kernel (no local APIC to send NMIs)",
 		     variant->ctx);
 	ASSERT_EQ(0, read_stats(&st0)) TH_LOG("cannot parse " TVO "stats");
+	reset_resident_max(_metadata);
 	ASSERT_EQ(0, pthread_create(&stid, NULL, sampler_fn, &smp));
 	for (i = 0; i < THREADS; i++) {
 		w[i] = (struct worker){ .ctx = variant->ctx, .nr = nr,
@@ -362,8 +518,11 @@ TEST_F_TIMEOUT(reclaim, threads, 120)
 	}
 	atomic_store(&smp.stop, 1);
 	pthread_join(stid, NULL);
+	kmax = read_long(OD_SYSFS "resident_max_kb");
 	reclaimed = read_vmstat("vmemmap_od_reclaimed") - reclaimed0;
 	shootdowns = read_vmstat("vmemmap_od_shootdowns") - shootdowns0;
+	ASSERT_EQ(0, read_races(&r));
+	races_since(&r, &r0);
 
 	ASSERT_EQ(0, read_stats(&st));
 	ksft_print_msg("%s/%s: %d threads x %lu accesses, budget %ld kB, %ld throttles\n",
@@ -372,11 +531,15 @@ TEST_F_TIMEOUT(reclaim, threads, 120)
 	ksft_print_msg("%s/%s: %ld vmemmap pages touched (%ld kB), resident_kb max %ld\n",
 		       variant->ctx, variant->pattern, st.touched, st.touched * 4,
 		       smp.max);
-	ksft_print_msg("%s/%s: %ld populated, %ld by faults, %ld reclaimed, %ld rescued\n",
+	ksft_print_msg("%s/%s: resident_max_kb %ld (the kernel's high-water mark)\n",
+		       variant->ctx, variant->pattern, kmax);
+	ksft_print_msg("%s/%s: %ld populated, %ld by faults, %ld reclaimed\n",
 		       variant->ctx, variant->pattern,
 		       read_vmstat("vmemmap_od_faults") - faults0,
-		       read_vmstat("vmemmap_od_atomic_faults") - atomic0, reclaimed,
-		       read_vmstat("vmemmap_od_rescued") - rescued0);
+		       read_vmstat("vmemmap_od_atomic_faults") - atomic0, reclaimed);
+	ksft_print_msg("%s/%s: %ld lost installs, %ld rescued, %ld put back, %ld live skipped\n",
+		       variant->ctx, variant->pattern, r.lost, r.rescued, r.put_back,
+		       r.live_skipped);
 	ksft_print_msg("%s/%s: %ld shootdowns: %.1f pages per shootdown; %ld samples\n",
 		       variant->ctx, variant->pattern, shootdowns,
 		       shootdowns ? (double)reclaimed / shootdowns : 0, smp.samples);
@@ -393,10 +556,133 @@ TEST_F_TIMEOUT(reclaim, threads, 120)
 	EXPECT_LT(0, smp.samples);
 	EXPECT_GE(self->budget + BATCH_KB, smp.max)
 		TH_LOG("resident_kb reached %ld kB, budget %ld kB", smp.max, self->budget);
+	/* The kernel's own mark sees the peaks between two samples too. */
+	EXPECT_LE(0, kmax) TH_LOG("cannot read " OD_SYSFS "resident_max_kb");
+	EXPECT_GE(self->budget + BATCH_KB, kmax)
+		TH_LOG("resident_max_kb: %ld kB, budget %ld kB", kmax, self->budget);
 	EXPECT_LT(0, reclaimed);
 	EXPECT_LE(32 * shootdowns, reclaimed) TH_LOG("shootdowns are not batched");
 
 	/* Reclaimed and repopulated struct pages are as they must be. */
+	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page is not intact");
+	ASSERT_EQ(0, read_stats(&st));
+	EXPECT_EQ(0, st.violations);
+	EXPECT_EQ(failed0, read_vmstat("vmemmap_od_fault_failed"));
+}
+
+/*
+ * The un-park race, forced: THREADS threads, pinned to different CPUs and
+ * started together, make random accesses over a hot working set whose
+ * vmemmap is RACE_HOT_X times the budget, on a range just that big. Reclaim
+ * keeps running and parks the oldest resident pages, which the threads
+ * touch again soon after: some must find their entry parked and put it
+ * back (vmemmap_od_rescued).
+ */
+FIXTURE(reclaim_race) {
+	long budget0;
+	long budget;
+	unsigned long ws;
+};
+
+FIXTURE_VARIANT(reclaim_race) {
+	const char *ctx;
+};
+
+/*
+ * Process context, where reclaim may take a page between the driver's
+ * check and its touch; IRQs off, where the TLB flush waits for the batch
+ * while the batch touches pages parked before the flush.
+ */
+FIXTURE_VARIANT_ADD(reclaim_race, process) { .ctx = "process" };
+FIXTURE_VARIANT_ADD(reclaim_race, irqoff) { .ctx = "irqoff" };
+
+FIXTURE_SETUP(reclaim_race)
+{
+	char size[32];
+
+	if (access(TVO "size", W_OK))
+		SKIP(return, "no test_vmemmap_od driver (CONFIG_TEST_VMEMMAP_OD)");
+	set_budget(_metadata, &self->budget0, &self->budget);
+	/* 4 kB per vmemmap page; each covers 64 pfns of 4 kB: 256 kB of range. */
+	self->ws = RACE_HOT_X * self->budget / 4;
+	snprintf(size, sizeof(size), "%luK", self->ws * 256);
+	ASSERT_EQ(0, write_str(TVO "size", size)) TH_LOG("cannot map %s", size);
+}
+
+FIXTURE_TEARDOWN(reclaim_race)
+{
+	restore_budget(self->budget0);
+}
+
+TEST_F_TIMEOUT(reclaim_race, hot_set, 120)
+{
+	unsigned long nr = strtoul(getenv("OD_NR") ?: "20000", NULL, 0) / 2;
+	long reclaimed0 = read_vmstat("vmemmap_od_reclaimed");
+	long failed0 = read_vmstat("vmemmap_od_fault_failed");
+	long reclaimed, kmax;
+	int cpus[THREADS], nr_cpus, i;
+	struct tvo_stats st0, st;
+	struct races r0, r;
+	struct worker w[THREADS];
+	pthread_t tid[THREADS];
+	pthread_barrier_t go;
+
+	ASSERT_LE(0, reclaimed0) TH_LOG("no vmemmap_od_reclaimed in /proc/vmstat");
+	ASSERT_LE(0, failed0) TH_LOG("no vmemmap_od_fault_failed in /proc/vmstat");
+	ASSERT_EQ(0, read_races(&r0))
+		TH_LOG("no vmemmap_od_{lost_installs,rescued,put_back,live_skipped}");
+	nr_cpus = usable_cpus(cpus, THREADS);
+	if (nr_cpus < 2)
+		SKIP(return, "only %d CPU usable: the threads need two CPUs to race with reclaim",
+		     nr_cpus);
+	ASSERT_EQ(0, read_stats(&st0)) TH_LOG("cannot parse " TVO "stats");
+	reset_resident_max(_metadata);
+	for (i = 0; i < THREADS; i++)
+		w[i] = (struct worker){ .ctx = variant->ctx, .nr = nr, .ws = self->ws,
+					.seed = 100 + i };
+	ASSERT_EQ(0, start_pinned(w, tid, THREADS, cpus, nr_cpus, &go))
+		TH_LOG("cannot start the threads pinned");
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(tid[i], NULL);
+		EXPECT_EQ(0, w[i].ret) TH_LOG("thread %d: %s", i, strerror(-w[i].ret));
+		EXPECT_EQ(w[i].cpu, w[i].ran_on) TH_LOG("thread %d not on its CPU", i);
+	}
+	pthread_barrier_destroy(&go);
+	kmax = read_long(OD_SYSFS "resident_max_kb");
+	reclaimed = read_vmstat("vmemmap_od_reclaimed") - reclaimed0;
+	ASSERT_EQ(0, read_races(&r));
+	races_since(&r, &r0);
+
+	ASSERT_EQ(0, read_stats(&st));
+	ksft_print_msg("%s: %d threads on %d CPUs x %lu accesses, budget %ld kB\n",
+		       variant->ctx, THREADS, nr_cpus, nr, self->budget);
+	ksft_print_msg("%s: hot set %lu vmemmap pages (%lu kB), %ld touched, %ld reclaimed\n",
+		       variant->ctx, self->ws, self->ws * 4, st.touched, reclaimed);
+	ksft_print_msg("%s: %ld throttles, %ld deferred, resident_max_kb %ld\n", variant->ctx,
+		       st.throttled - st0.throttled, st.deferred - st0.deferred, kmax);
+	ksft_print_msg("%s: %ld rescued, %ld put back, %ld live skipped, %ld lost installs\n",
+		       variant->ctx, r.rescued, r.put_back, r.live_skipped, r.lost);
+	EXPECT_EQ(0, st.violations);
+	EXPECT_EQ((long)(THREADS * nr), st.accesses - st0.accesses);
+	EXPECT_EQ(failed0, read_vmstat("vmemmap_od_fault_failed"));
+	/* The accesses stayed in the hot set, and it does not fit the budget. */
+	EXPECT_GE((long)self->ws, st.touched);
+	EXPECT_LT(self->budget / 4, st.touched);
+	EXPECT_LT(0, reclaimed) TH_LOG("reclaim never ran: the hot set fits the budget");
+	EXPECT_LT(0, r.rescued)
+		TH_LOG("no fault found a parked entry: the un-park race did not happen");
+	/*
+	 * Printed, not asserted: reclaim puts a parked page back itself
+	 * (vmemmap_od_put_back) only if it is not as built after the flush,
+	 * which takes a touch caught mid-way by the flush's IPI (an access
+	 * leaves its struct page as it found it; with IRQs off the IPI waits
+	 * for the whole batch), so it may well be 0; and it skips a page as
+	 * live (vmemmap_od_live_skipped) only if it checks it mid-touch.
+	 */
+	EXPECT_LE(0, kmax) TH_LOG("cannot read " OD_SYSFS "resident_max_kb");
+	EXPECT_GE(self->budget + BATCH_KB, kmax)
+		TH_LOG("resident_max_kb: %ld kB, budget %ld kB", kmax, self->budget);
+
 	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page is not intact");
 	ASSERT_EQ(0, read_stats(&st));
 	EXPECT_EQ(0, st.violations);
