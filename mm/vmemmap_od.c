@@ -287,7 +287,7 @@ static atomic_long_t od_live_nr;	/* of which on od_live */
 
 /* budget_kb in pages; 0: no budget. */
 static unsigned long od_budget;
-/* Resident size at which a pass last ran out of reclaimable pages. */
+/* Resident size at which a pass last got stuck over the mark. */
 static long od_stuck_at;
 static struct task_struct *od_reclaimd;
 /* Producers waiting in vmemmap_od_throttle(). */
@@ -557,7 +557,11 @@ static bool od_over_high(void)
 	unsigned long budget = READ_ONCE(od_budget);
 	long resident = atomic_long_read(&od_resident);
 
-	/* A pass that found nothing to reclaim waits for a batch more. */
+	/*
+	 * After a pass that freed nothing, or found nothing left to look at,
+	 * with the memmap still over the mark (what is left is live), wait
+	 * for a batch more: nobody is throttled for what it cannot take.
+	 */
 	return budget && resident > (long)(budget - OD_HIGH) &&
 	       resident >= READ_ONCE(od_stuck_at) + OD_BATCH;
 }
@@ -1508,10 +1512,12 @@ static void od_reap_dying(void)
  * the resident memmap is at most @low pages, or none is left; and the PTE
  * tables they leave empty. The pages last found live are looked at only
  * if @live: first (they are the oldest), each at most once. Returns the
- * pages (and tables) freed.
+ * pages (and tables) freed; *@ran_out says whether the pass stopped for
+ * want of pages to look at (what is left was found live), rather than at
+ * @low or after @nr_to_scan.
  */
 static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
-				bool live)
+				bool live, bool *ran_out)
 {
 	long nr_live = live ? atomic_long_read(&od_live_nr) : 0;
 	struct od_batch *b = od_batch;
@@ -1528,17 +1534,24 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 		b->nr_pages = 0;
 		b->start = ULONG_MAX;
 		b->end = 0;
-		while (b->nr_pages < OD_BATCH && nr_to_scan &&
+		*ran_out = false;
+		while (b->nr_pages < OD_BATCH &&
 		       atomic_long_read(&od_resident) > low) {
 			struct list_head *from;
 			struct page *page;
 
-			if (nr_live > 0 && !list_empty(&od_live)) {
+			/* Faults that came during the pass are candidates too. */
+			if (list_empty(&od_lra))
+				od_lra_drain();
+			if (!nr_to_scan) {
+				break;
+			} else if (nr_live > 0 && !list_empty(&od_live)) {
 				from = &od_live;
 				nr_live--;
 			} else if (!list_empty(&od_lra)) {
 				from = &od_lra;
 			} else {
+				*ran_out = true;
 				break;
 			}
 			page = list_first_entry(from, struct page, lru);
@@ -1605,6 +1618,8 @@ static unsigned long od_reclaim_budget(bool live)
 {
 	static unsigned long od_live_next = INITIAL_JIFFIES;	/* under od_reclaim_lock */
 	unsigned long budget, freed = 0;
+	bool ran_out;
+	long resident;
 
 	mutex_lock(&od_reclaim_lock);
 	budget = READ_ONCE(od_budget);
@@ -1614,8 +1629,14 @@ static unsigned long od_reclaim_budget(bool live)
 		if (live)
 			od_live_next = jiffies + OD_RESCAN_MAX;
 		freed = od_reclaim(atomic_long_read(&od_lra_nr),
-				   budget - OD_LOW, GFP_KERNEL, live);
-		WRITE_ONCE(od_stuck_at, freed ? 0 : atomic_long_read(&od_resident));
+				   budget - OD_LOW, GFP_KERNEL, live, &ran_out);
+		resident = atomic_long_read(&od_resident);
+		/*
+		 * Stuck: still over the mark, and nothing was freed or nothing
+		 * is left to look at (a pass that chases producers is not).
+		 */
+		WRITE_ONCE(od_stuck_at, (ran_out || !freed) &&
+			   resident > (long)(budget - OD_HIGH) ? resident : 0);
 	}
 	mutex_unlock(&od_reclaim_lock);
 	wake_up_all(&od_throttle_wq);
@@ -1689,13 +1710,14 @@ static unsigned long od_shrink_scan(struct shrinker *shrinker,
 				    struct shrink_control *sc)
 {
 	unsigned long freed = 0;
+	bool ran_out;
 
 	/* The reclaimer is at it already (or allocating, under the lock). */
 	if (!mutex_trylock(&od_reclaim_lock))
 		return SHRINK_STOP;
 	if (od_batch)
 		freed = od_reclaim(sc->nr_to_scan, LONG_MIN,
-				   GFP_NOWAIT | __GFP_NOWARN, true);
+				   GFP_NOWAIT | __GFP_NOWARN, true, &ran_out);
 	/* Room was made: a stuck budget pass may succeed again. */
 	if (freed)
 		WRITE_ONCE(od_stuck_at, 0);

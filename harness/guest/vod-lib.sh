@@ -83,13 +83,13 @@ tap_ktap() {
 # A program that exits non-zero without reporting a failure (a crash, a
 # skip by exit status 4, a bail-out) counts as one.
 run_kselftest() {
-	p=$1
+	local name=$1 rc
 	shift
 	"$@" >/tmp/ksft.out 2>&1
 	rc=$?
-	tap_ktap "$p" 0 </tmp/ksft.out
+	tap_ktap "$name" 0 </tmp/ksft.out
 	if [ $rc != 0 ] && ! grep -q '^not ok' /tmp/ksft.out; then
-		tap_result fail "$p: exit status $rc"
+		tap_result fail "$name: exit status $rc"
 	fi
 }
 

@@ -222,6 +222,20 @@ static int start_pinned(struct worker *w, pthread_t *tid, int n, const int *cpus
 	return 0;
 }
 
+/* Wait for the workers start_pinned() started: each must have succeeded on its CPU. */
+static void join_pinned(struct __test_metadata *_metadata, struct worker *w, pthread_t *tid,
+			int n, pthread_barrier_t *go)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		pthread_join(tid[i], NULL);
+		EXPECT_EQ(0, w[i].ret) TH_LOG("thread %d: %s", i, strerror(-w[i].ret));
+		EXPECT_EQ(w[i].cpu, w[i].ran_on) TH_LOG("thread %d not on its CPU", i);
+	}
+	pthread_barrier_destroy(go);
+}
+
 FIXTURE(od) {
 	long resident0;
 	long faults0;
@@ -299,12 +313,7 @@ TEST_F_TIMEOUT(od, threads, 120)
 					.seed = (strlen(variant->ctx) << 8) + i / 2 };
 	ASSERT_EQ(0, start_pinned(w, tid, THREADS, cpus, nr_cpus, &go))
 		TH_LOG("cannot start the threads pinned");
-	for (i = 0; i < THREADS; i++) {
-		pthread_join(tid[i], NULL);
-		EXPECT_EQ(0, w[i].ret) TH_LOG("thread %d: %s", i, strerror(-w[i].ret));
-		EXPECT_EQ(w[i].cpu, w[i].ran_on) TH_LOG("thread %d not on its CPU", i);
-	}
-	pthread_barrier_destroy(&go);
+	join_pinned(_metadata, w, tid, THREADS, &go);
 	lost = read_vmstat("vmemmap_od_lost_installs") - self->lost0;
 	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page is not intact");
 
@@ -642,12 +651,7 @@ TEST_F_TIMEOUT(reclaim_race, hot_set, 120)
 					.seed = 100 + i };
 	ASSERT_EQ(0, start_pinned(w, tid, THREADS, cpus, nr_cpus, &go))
 		TH_LOG("cannot start the threads pinned");
-	for (i = 0; i < THREADS; i++) {
-		pthread_join(tid[i], NULL);
-		EXPECT_EQ(0, w[i].ret) TH_LOG("thread %d: %s", i, strerror(-w[i].ret));
-		EXPECT_EQ(w[i].cpu, w[i].ran_on) TH_LOG("thread %d not on its CPU", i);
-	}
-	pthread_barrier_destroy(&go);
+	join_pinned(_metadata, w, tid, THREADS, &go);
 	kmax = read_long(OD_SYSFS "resident_max_kb");
 	reclaimed = read_vmstat("vmemmap_od_reclaimed") - reclaimed0;
 	ASSERT_EQ(0, read_races(&r));
