@@ -285,7 +285,7 @@ struct tvo_run {
 	unsigned int nr_go;
 	bool stopped;
 	unsigned long pfn[TVO_SLOTS];
-	spinlock_t lock;
+	spinlock_t lock;		/* the spinlock context: this run's own */
 	enum hrtimer_mode mode;
 	struct hrtimer timer;
 	struct completion done;

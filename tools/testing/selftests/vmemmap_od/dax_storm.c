@@ -197,7 +197,8 @@ TEST_F_TIMEOUT(dax_storm, user_space_keeps_budget, 300)
 	EXPECT_EQ(0, atomic_load(&s.errors));
 	EXPECT_LT(0, atomic_load(&s.reads));
 	/* The memmap the storm touched must not fit the budget... */
-	EXPECT_LT(budget * 4, (long)(s.size >> 16)) TH_LOG("DAX_STORM_SIZE too small for the budget");
+	EXPECT_LT(budget * 4, (long)(s.size >> 16))
+		TH_LOG("DAX_STORM_SIZE too small for the budget");
 	/* ...and yet stays within one batch of it, by the kernel's own mark. */
 	EXPECT_GE(budget + BATCH_KB, max_kb);
 	EXPECT_LT(0, rec) TH_LOG("nothing was reclaimed");
