@@ -552,18 +552,24 @@ static int od_cpu_dead(unsigned int cpu)
 #define OD_HIGH			(2 * OD_BATCH)
 #define OD_LOW			(3 * OD_BATCH)
 
-static bool od_over_high(void)
+/* Pages the resident memmap is over the high watermark; 0 without a budget. */
+static long od_over_mark(void)
 {
 	unsigned long budget = READ_ONCE(od_budget);
-	long resident = atomic_long_read(&od_resident);
+	long over = atomic_long_read(&od_resident) - (long)(budget - OD_HIGH);
 
+	return budget && over > 0 ? over : 0;
+}
+
+static bool od_over_high(void)
+{
 	/*
 	 * After a pass that freed nothing, or found nothing left to look at,
 	 * with the memmap still over the mark (what is left is live), wait
 	 * for a batch more: nobody is throttled for what it cannot take.
 	 */
-	return budget && resident > (long)(budget - OD_HIGH) &&
-	       resident >= READ_ONCE(od_stuck_at) + OD_BATCH;
+	return od_over_mark() &&
+	       atomic_long_read(&od_resident) >= READ_ONCE(od_stuck_at) + OD_BATCH;
 }
 
 static void od_wake_reclaimd(void)
@@ -1619,7 +1625,6 @@ static unsigned long od_reclaim_budget(bool live)
 	static unsigned long od_live_next = INITIAL_JIFFIES;	/* under od_reclaim_lock */
 	unsigned long budget, freed = 0;
 	bool ran_out;
-	long resident;
 
 	mutex_lock(&od_reclaim_lock);
 	budget = READ_ONCE(od_budget);
@@ -1630,25 +1635,16 @@ static unsigned long od_reclaim_budget(bool live)
 			od_live_next = jiffies + OD_RESCAN_MAX;
 		freed = od_reclaim(atomic_long_read(&od_lra_nr),
 				   budget - OD_LOW, GFP_KERNEL, live, &ran_out);
-		resident = atomic_long_read(&od_resident);
 		/*
 		 * Stuck: still over the mark, and nothing was freed or nothing
 		 * is left to look at (a pass that chases producers is not).
 		 */
-		WRITE_ONCE(od_stuck_at, (ran_out || !freed) &&
-			   resident > (long)(budget - OD_HIGH) ? resident : 0);
+		WRITE_ONCE(od_stuck_at, (ran_out || !freed) && od_over_mark() ?
+			   atomic_long_read(&od_resident) : 0);
 	}
 	mutex_unlock(&od_reclaim_lock);
 	wake_up_all(&od_throttle_wq);
 	return freed;
-}
-
-/* Over the high watermark, but the last pass found nothing to take. */
-static bool od_stuck(void)
-{
-	unsigned long budget = READ_ONCE(od_budget);
-
-	return budget && atomic_long_read(&od_resident) > (long)(budget - OD_HIGH);
 }
 
 /*
@@ -1672,7 +1668,8 @@ static int od_reclaimd_fn(void *unused)
 			cond_resched();
 			continue;
 		}
-		if (!od_stuck()) {
+		/* Under the mark; over it, not od_over_high() means stuck. */
+		if (!od_over_mark()) {
 			backoff = OD_RESCAN_MIN;
 			if (!READ_ONCE(od_dying_pending)) {
 				schedule();
@@ -2073,7 +2070,6 @@ EXPORT_SYMBOL_GPL(vmemmap_od_throttle);
  */
 void __vmemmap_od_handle_over_high(void)
 {
-	unsigned long budget = READ_ONCE(od_budget), over;
 	long timeout;
 
 	if (likely(!current->vmemmap_od_over_high))
@@ -2081,10 +2077,9 @@ void __vmemmap_od_handle_over_high(void)
 	current->vmemmap_od_over_high = 0;
 	if (!od_over_high())
 		return;
-	over = atomic_long_read(&od_resident) - (budget - OD_HIGH);
 	timeout = min_t(long, OD_USER_PENALTY_MAX,
 			msecs_to_jiffies(OD_USER_PENALTY_MS) *
-			DIV_ROUND_UP(over, OD_BATCH));
+			DIV_ROUND_UP(od_over_mark(), OD_BATCH));
 	count_vm_event(VMEMMAP_OD_USER_THROTTLED);
 	od_wake_reclaimd();
 	wait_event_killable_timeout(od_throttle_wq, !od_over_high(), timeout);
