@@ -44,7 +44,8 @@
  * and put it back (vmemmap_od_rescued); reclaim must have run, every
  * access be made, every struct page come back intact, no fault go
  * unserved, and resident_max_kb stay within one batch of the budget.
- * budget_kb_rejects_nonsense writes nonsense to budget_kb.
+ * budget_kb_rejects_nonsense writes nonsense to budget_kb. OD_TIMEOUT
+ * (seconds) replaces the 120 s timeout of od, reclaim and reclaim_race.
  *
  * walk_populates_nothing walks the pfns of an on-demand range and around it
  * as hibernation's mark_free_pages() does, pfn_valid() then
@@ -828,6 +829,28 @@ TEST(walk_populates_nothing)
 	EXPECT_GE(WALK_RAW_VPAGES * 4 + 4, resident);
 	EXPECT_EQ(failed0, read_vmstat("vmemmap_od_fault_failed"));
 	EXPECT_EQ(0, write_str(TVO "size", "0"));
+}
+
+/*
+ * OD_TIMEOUT (seconds) overrides the 120 s of the three long tests: the
+ * stress kernel (KASAN, PREEMPT, 8 vCPUs on fewer host CPUs) runs them
+ * several times slower.  The harness arms alarm() from the metadata after
+ * the constructors ran, so setting it here takes effect.
+ */
+static void __attribute__((constructor(KSELFTEST_PRIO_TEST + 1))) od_timeout(void)
+{
+	const char *s = getenv("OD_TIMEOUT");
+	int t = s ? atoi(s) : 0;
+
+	if (!s)
+		return;
+	if (t <= 0) {
+		fprintf(stderr, "OD_TIMEOUT=%s: not a positive number of seconds\n", s);
+		exit(KSFT_FAIL);
+	}
+	_od_threads_object->timeout = t;
+	_reclaim_threads_object->timeout = t;
+	_reclaim_race_hot_set_object->timeout = t;
 }
 
 TEST_HARNESS_MAIN
