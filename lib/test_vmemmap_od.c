@@ -26,10 +26,11 @@
  *             memmap could not be populated, -EOPNOTSUPP for nmi where the
  *             driver cannot send itself NMIs (no local APIC), -ETIMEDOUT if
  *             such an NMI did not come within a second
- *   verify    write anything: check every struct page of every vmemmap
- *             page the accesses touched, populating it first (reclaim may
- *             have taken it) and checking with IRQs off, so that the check
- *             never faults; -EIO on a violation
+ *   verify    write anything: compare every struct page of every vmemmap
+ *             page the accesses touched byte for byte with its upfront
+ *             twin, populating it first (reclaim may have taken it) and
+ *             comparing with IRQs off, so that the check never faults;
+ *             -EIO on a difference
  *   nofault   write a pfn: read its struct page with get_kernel_nofault(),
  *             unprepared; the write returns its error (-EFAULT when the
  *             fault could not be served)
@@ -67,8 +68,13 @@
  *
  * An access checks page_to_pfn(pfn_to_page(pfn)) == pfn, the zone, the
  * node, the pgmap, the refcount (idle: 0) and _mapcount (-1), takes and
- * drops a reference and sets and clears PG_owner_priv_1; verify checks that
- * every reference came back and every flag was cleared.
+ * drops a reference and sets and clears PG_owner_priv_1. Each range comes
+ * with a twin: one more section of free address space whose memmap is
+ * initialised upfront, by memmap_init_zone_device(), and never touched.
+ * verify compares each touched struct page byte for byte with the twin's
+ * struct page at the same offset modulo a section, the pgmap pointer
+ * aside: every reference came back, every flag was cleared, and a vmemmap
+ * page that reclaim took and a fault rebuilt is what upfront init writes.
  *
  * Races. Writes with the same CTX, SEED, PATTERN and WS draw the same pfns
  * in the same order, populated and unprepared ones alike, and nothing in
@@ -141,6 +147,9 @@ struct tvo_range {
 	unsigned long nr_pages;
 	int nid;
 	unsigned long *touched;		/* one bit per vmemmap page */
+	struct dev_pagemap twin;	/* one section, memmap upfront */
+	struct resource *twin_res;
+	unsigned long twin_pfn;
 };
 
 static DECLARE_RWSEM(tvo_sem);		/* write: replace the range */
@@ -165,12 +174,46 @@ static const struct dev_pagemap_ops tvo_ops = {
 	.migrate_to_ram = tvo_migrate_to_ram,
 };
 
+/*
+ * Map @size bytes of free address space as device-private memory with
+ * @pgmap, its memmap on demand or upfront; the region is returned.
+ */
+static struct resource *tvo_map(struct tvo_range *r, struct dev_pagemap *pgmap,
+				u64 size, bool upfront)
+{
+	struct resource *res;
+	void *ret;
+
+	res = request_free_mem_region(&iomem_resource, size, "test_vmemmap_od");
+	if (IS_ERR(res))
+		return res;
+	pgmap->type = MEMORY_DEVICE_PRIVATE;
+	pgmap->flags = upfront ? 0 : PGMAP_ON_DEMAND;
+	pgmap->range.start = res->start;
+	pgmap->range.end = res->end;
+	pgmap->nr_range = 1;
+	pgmap->ops = &tvo_ops;
+	pgmap->owner = r;
+	ret = memremap_pages(pgmap, r->nid);
+	if (IS_ERR(ret)) {
+		release_mem_region(res->start, resource_size(res));
+		return ERR_CAST(ret);
+	}
+	return res;
+}
+
+static void tvo_unmap(struct dev_pagemap *pgmap, struct resource *res)
+{
+	memunmap_pages(pgmap);
+	release_mem_region(res->start, resource_size(res));
+}
+
 static void tvo_destroy(void)
 {
 	if (!tvo)
 		return;
-	memunmap_pages(&tvo->pgmap);
-	release_mem_region(tvo->res->start, resource_size(tvo->res));
+	tvo_unmap(&tvo->twin, tvo->twin_res);
+	tvo_unmap(&tvo->pgmap, tvo->res);
 	vfree(tvo->touched);
 	kfree(tvo);
 	tvo = NULL;
@@ -179,46 +222,38 @@ static void tvo_destroy(void)
 static int tvo_create(u64 size, bool upfront)
 {
 	struct tvo_range *r;
-	void *ret;
+	int ret = -ENOMEM;
 
 	size = round_up(size, PAGES_PER_SECTION << PAGE_SHIFT);
 	r = kzalloc(sizeof(*r), GFP_KERNEL);
 	if (!r)
 		return -ENOMEM;
 	r->nr_pages = size >> PAGE_SHIFT;
+	r->nid = numa_node_id();
 	r->touched = vzalloc(BITS_TO_LONGS(r->nr_pages / STRUCT_PAGES_PER_VPAGE) *
 			     sizeof(long));
 	if (!r->touched)
 		goto err_free;
-	r->res = request_free_mem_region(&iomem_resource, size, "test_vmemmap_od");
+	r->res = tvo_map(r, &r->pgmap, size, upfront);
 	if (IS_ERR(r->res)) {
-		vfree(r->touched);
-		kfree(r);
-		return PTR_ERR(r->res);
+		ret = PTR_ERR(r->res);
+		goto err_free;
 	}
-	r->nid = numa_node_id();
 	r->start_pfn = PHYS_PFN(r->res->start);
-	r->pgmap.type = MEMORY_DEVICE_PRIVATE;
-	r->pgmap.flags = upfront ? 0 : PGMAP_ON_DEMAND;
-	r->pgmap.range.start = r->res->start;
-	r->pgmap.range.end = r->res->end;
-	r->pgmap.nr_range = 1;
-	r->pgmap.ops = &tvo_ops;
-	r->pgmap.owner = r;
-	ret = memremap_pages(&r->pgmap, r->nid);
-	if (IS_ERR(ret)) {
-		release_mem_region(r->res->start, resource_size(r->res));
-		vfree(r->touched);
-		kfree(r);
-		return PTR_ERR(ret);
+	r->twin_res = tvo_map(r, &r->twin, PAGES_PER_SECTION << PAGE_SHIFT, true);
+	if (IS_ERR(r->twin_res)) {
+		ret = PTR_ERR(r->twin_res);
+		tvo_unmap(&r->pgmap, r->res);
+		goto err_free;
 	}
+	r->twin_pfn = PHYS_PFN(r->twin_res->start);
 	tvo = r;
 	return 0;
 
 err_free:
 	vfree(r->touched);
 	kfree(r);
-	return -ENOMEM;
+	return ret;
 }
 
 /*
@@ -646,10 +681,27 @@ static int tvo_run_ctx(struct tvo_range *r, enum tvo_ctx ctx, unsigned long nr,
 	return ret;
 }
 
+/* Say where the first struct page that differs from its twin differs. */
+static void tvo_report(const struct page *copy, const struct page *twin,
+		       unsigned long pfn, bool ours)
+{
+	const unsigned long *a = (const unsigned long *)copy;
+	const unsigned long *b = (const unsigned long *)twin;
+	const int n = sizeof(*copy) / sizeof(long);
+	int i;
+
+	for (i = 0; i < n - 1 && a[i] == b[i]; i++)
+		;
+	pr_err_ratelimited("test_vmemmap_od: pfn %#lx: %s, word %d is %#lx, upfront init wrote %#lx\n",
+			   pfn, ours ? "differs from its twin" : "not our pgmap",
+			   i, a[i], b[i]);
+}
+
 /*
- * Check the struct pages of the vmemmap page at @pfn (its first pfn) with
- * IRQs off, after populating it: it cannot be reclaimed under us then (the
- * shootdown waits for us), so the check takes nothing from the reserve.
+ * Compare the struct pages of the vmemmap page at @pfn (its first pfn) with
+ * their twins, with IRQs off, after populating it: it cannot be reclaimed
+ * under us then (the shootdown waits for us), so the check takes nothing
+ * from the reserve. Only the pgmap pointer may differ, and must be ours.
  */
 static int tvo_verify_vpage(struct tvo_range *r, unsigned long pfn, long *bad)
 {
@@ -669,23 +721,22 @@ static int tvo_verify_vpage(struct tvo_range *r, unsigned long pfn, long *bad)
 			return -EINTR;
 	}
 	for (i = 0; i < STRUCT_PAGES_PER_VPAGE; i++, pfn++) {
-		struct page *page = pfn_to_page(pfn);
+		unsigned long off = (pfn - r->start_pfn) % PAGES_PER_SECTION;
+		struct page *twin = pfn_to_page(r->twin_pfn + off);
+		struct page copy = *pfn_to_page(pfn);
+		bool ours = copy.pgmap == &r->pgmap;
 
-		if (page_to_pfn(page) != pfn ||
-		    page_zonenum(page) != ZONE_DEVICE ||
-		    page->pgmap != &r->pgmap ||
-		    page->zone_device_data ||
-		    !PageReserved(page) || PageCompound(page) ||
-		    test_bit(PG_owner_priv_1, &page->flags) ||
-		    page_ref_count(page) != 0 ||
-		    atomic_read(&page->_mapcount) != -1)
-			(*bad)++;
+		copy.pgmap = &r->twin;
+		if (!ours || memcmp(&copy, twin, sizeof(copy))) {
+			if (!(*bad)++)
+				tvo_report(&copy, twin, pfn, ours);
+		}
 	}
 	local_irq_restore(flags);
 	return 0;
 }
 
-/* Every struct page of every touched vmemmap page is idle and intact. */
+/* Every struct page of every touched vmemmap page equals its upfront twin. */
 static int tvo_verify(struct tvo_range *r)
 {
 	unsigned long bit, nbits = r->nr_pages / STRUCT_PAGES_PER_VPAGE;

@@ -333,6 +333,8 @@ static const int od_saved_flags[] = { PG_dirty, PG_referenced };
  * @dying_gp: RCU state after the last of them was unhooked
  * @start: lowest vmemmap address parked
  * @end: end of the highest
+ * @flushed: [@start, @end) was flushed from every TLB: only then may
+ *	od_finish() free what it finds unchanged
  * @img: OD_BATCH page images: what a fault would build for each page
  */
 struct od_batch {
@@ -355,6 +357,7 @@ struct od_batch {
 	unsigned long dying_gp;
 	unsigned long start;
 	unsigned long end;
+	bool flushed;
 	struct page *img;
 };
 
@@ -1386,6 +1389,8 @@ static unsigned int od_finish(struct od_batch *b, gfp_t gfp,
 {
 	unsigned int i, j, nr_freed = 0;
 
+	/* Until the flush, a CPU may still write through a stale entry. */
+	VM_WARN_ON_ONCE(!b->flushed);
 	for (i = 0; i < b->nr_pages; i++) {
 		struct page *page = b->page[i];
 		struct vmemmap_od_window *w = b->pwin[i];
@@ -1540,6 +1545,7 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 		b->nr_pages = 0;
 		b->start = ULONG_MAX;
 		b->end = 0;
+		b->flushed = false;
 		*ran_out = false;
 		while (b->nr_pages < OD_BATCH &&
 		       atomic_long_read(&od_resident) > low) {
@@ -1588,6 +1594,7 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 			od_park_tables(b);
 
 		flush_tlb_kernel_range(b->start, b->end);
+		b->flushed = true;
 		count_vm_event(VMEMMAP_OD_SHOOTDOWNS);
 
 		nr_freed = od_finish(b, gfp, &nr_put_back, &nr_unhooked);

@@ -3,7 +3,8 @@
  * KUnit tests for on-demand vmemmap (mm/vmemmap_od.c): the window lookup,
  * struct pages byte-for-byte equal to what memmap_init_zone_device() makes,
  * base and compound, exactly one install when CPUs race on a fresh vmemmap
- * page, and vmemmap_od_populate(), which consumers call where they may
+ * page, reclaim that leaves no CPU a stale translation, and
+ * vmemmap_od_populate(), which consumers call where they may
  * sleep so that the fault path's reserve is not needed.
  *
  * The fault path only takes pages from a small per-CPU reserve: a test that
@@ -21,6 +22,7 @@
 #include <linux/moduleparam.h>
 #include <linux/vmemmap_od.h>
 #include <linux/vmstat.h>
+#include <linux/workqueue.h>
 
 #define OD_TEST_SIZE	(2 * (PAGES_PER_SECTION << PAGE_SHIFT))
 
@@ -331,6 +333,73 @@ static void od_fault_served_from_reserve(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, od_event(VMEMMAP_OD_FAULT_FAILED), failed);
 }
 
+/* vmemmap pages od_reclaim_flushes_tlb reads on each CPU. */
+#define OD_TLB_VPAGES	64
+
+struct od_tlb_reader {
+	struct od_test_map *m;
+	bool preload;
+};
+
+/* Read the first struct page of each of the first OD_TLB_VPAGES vmemmap pages. */
+static long od_tlb_read(void *data)
+{
+	struct od_tlb_reader *r = data;
+	unsigned long i;
+
+	for (i = 0; i < OD_TLB_VPAGES; i++) {
+		/* A bound worker: the reserve it fills is the faulting CPU's. */
+		if (r->preload && vmemmap_od_preload(GFP_KERNEL))
+			return -ENOMEM;
+		(void)READ_ONCE(pfn_to_page(r->m->start_pfn + i * OD_STRUCT_PAGES)->flags);
+	}
+	return 0;
+}
+
+static unsigned long od_tlb_resident(struct od_test_map *m)
+{
+	unsigned long i, n = 0;
+
+	for (i = 0; i < OD_TLB_VPAGES; i++)
+		n += vmemmap_od_resident(m->start_pfn + i * OD_STRUCT_PAGES) > 0;
+	return n;
+}
+
+/*
+ * Reclaim flushes every CPU's TLB: each CPU first caches the vmemmap pages'
+ * translations, then, one CPU after the other, the shrinker (drop_slab())
+ * takes them all and the CPU reads them again. Every read must fault its
+ * page back in; a read that does not went through a stale TLB entry to a
+ * page reclaim freed (QEMU's TLB, like a real one, keeps kernel entries
+ * until flushed or evicted).
+ */
+static void od_reclaim_flushes_tlb(struct kunit *test)
+{
+	struct od_test_map *m = od_test_map(test, true, 0);
+	struct od_tlb_reader r = { .m = m };
+	unsigned long faults;
+	int cpu, tries;
+
+	KUNIT_ASSERT_EQ(test, vmemmap_od_populate(m->start_pfn,
+						  OD_TLB_VPAGES * OD_STRUCT_PAGES,
+						  GFP_KERNEL), 0);
+	for_each_online_cpu(cpu)
+		KUNIT_ASSERT_EQ(test, work_on_cpu(cpu, od_tlb_read, &r), 0);
+	r.preload = true;
+	for_each_online_cpu(cpu) {
+		/* The shrinker only tries the reclaimer's lock. */
+		for (tries = 0; tries < 100 && od_tlb_resident(m); tries++)
+			drop_slab();
+		KUNIT_ASSERT_EQ_MSG(test, od_tlb_resident(m), 0,
+				    "the shrinker left the test's pages resident");
+		faults = od_faults();
+		KUNIT_ASSERT_EQ(test, work_on_cpu(cpu, od_tlb_read, &r), 0);
+		KUNIT_EXPECT_EQ_MSG(test, od_faults() - faults, OD_TLB_VPAGES,
+				    "CPU %d read reclaimed vmemmap pages without faulting", cpu);
+		KUNIT_EXPECT_EQ(test, od_tlb_resident(m), OD_TLB_VPAGES);
+	}
+}
+
 static bool fail_suite_init;
 module_param(fail_suite_init, bool, 0444);
 MODULE_PARM_DESC(fail_suite_init,
@@ -349,6 +418,7 @@ static struct kunit_case vmemmap_od_test_cases[] = {
 	KUNIT_CASE(od_init_matches_upfront),
 	KUNIT_CASE(od_init_matches_upfront_compound),
 	KUNIT_CASE(od_concurrent_install),
+	KUNIT_CASE(od_reclaim_flushes_tlb),
 	{}
 };
 

@@ -14,8 +14,10 @@
  * chosen context, plus a few unprepared ones that the fault handler serves
  * from the reserve. The driver checks every access; the test checks that
  * none failed, that all NR were made, that every touched struct page is
- * intact and idle afterwards, that each touched vmemmap page was populated
- * once (vmemmap_od_faults counts every population, by populate or fault),
+ * afterwards byte for byte what upfront init writes (the driver's verify
+ * compares it with an upfront twin), that each touched vmemmap page was
+ * populated once (vmemmap_od_faults counts every population, by populate
+ * or fault),
  * that the race happened: some installs were lost to the other CPU
  * (vmemmap_od_lost_installs), that the fault handler served some of them
  * (vmemmap_od_atomic_faults), never more than the unprepared accesses,
@@ -316,7 +318,7 @@ TEST_F_TIMEOUT(od, threads, 120)
 		TH_LOG("cannot start the threads pinned");
 	join_pinned(_metadata, w, tid, THREADS, &go);
 	lost = read_vmstat("vmemmap_od_lost_installs") - self->lost0;
-	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page is not intact");
+	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page differs from its upfront twin");
 
 	ASSERT_EQ(0, read_stats(&st));
 	touched = st.touched;
@@ -574,7 +576,7 @@ TEST_F_TIMEOUT(reclaim, threads, 120)
 	EXPECT_LE(32 * shootdowns, reclaimed) TH_LOG("shootdowns are not batched");
 
 	/* Reclaimed and repopulated struct pages are as they must be. */
-	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page is not intact");
+	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page differs from its upfront twin");
 	ASSERT_EQ(0, read_stats(&st));
 	EXPECT_EQ(0, st.violations);
 	EXPECT_EQ(failed0, read_vmstat("vmemmap_od_fault_failed"));
@@ -688,7 +690,7 @@ TEST_F_TIMEOUT(reclaim_race, hot_set, 120)
 	EXPECT_GE(self->budget + BATCH_KB, kmax)
 		TH_LOG("resident_max_kb: %ld kB, budget %ld kB", kmax, self->budget);
 
-	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page is not intact");
+	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page differs from its upfront twin");
 	ASSERT_EQ(0, read_stats(&st));
 	EXPECT_EQ(0, st.violations);
 	EXPECT_EQ(failed0, read_vmstat("vmemmap_od_fault_failed"));
