@@ -1384,6 +1384,23 @@ static void od_queue_table(struct od_batch *b, unsigned long vaddr)
  * empty (freed after a grace period) and queue the tables of the freed
  * pages for the next batch. Returns the vmemmap pages freed.
  */
+#if IS_ENABLED(CONFIG_VMEMMAP_OD_KUNIT_TEST)
+void (*vmemmap_od_kunit_parked)(unsigned long vaddr, void *alias);
+
+static void od_kunit_parked(struct od_batch *b)
+{
+	void (*fn)(unsigned long vaddr, void *alias) = READ_ONCE(vmemmap_od_kunit_parked);
+	unsigned int i;
+
+	for (i = 0; fn && i < b->nr_pages; i++)
+		fn(page_private(b->page[i]) & PAGE_MASK, page_address(b->page[i]));
+}
+#else
+static inline void od_kunit_parked(struct od_batch *b)
+{
+}
+#endif
+
 static unsigned int od_finish(struct od_batch *b, gfp_t gfp,
 			      unsigned int *nr_put_back, unsigned int *nr_unhooked)
 {
@@ -1593,6 +1610,7 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 		if (tables)
 			od_park_tables(b);
 
+		od_kunit_parked(b);
 		flush_tlb_kernel_range(b->start, b->end);
 		b->flushed = true;
 		count_vm_event(VMEMMAP_OD_SHOOTDOWNS);

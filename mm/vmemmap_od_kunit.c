@@ -3,7 +3,8 @@
  * KUnit tests for on-demand vmemmap (mm/vmemmap_od.c): the window lookup,
  * struct pages byte-for-byte equal to what memmap_init_zone_device() makes,
  * base and compound, exactly one install when CPUs race on a fresh vmemmap
- * page, reclaim that leaves no CPU a stale translation, and
+ * page, reclaim that leaves no CPU a stale translation and keeps what was
+ * written through one before its flush, and
  * vmemmap_od_populate(), which consumers call where they may
  * sleep so that the fault path's reserve is not needed.
  *
@@ -400,6 +401,46 @@ static void od_reclaim_flushes_tlb(struct kunit *test)
 	}
 }
 
+/* The vmemmap page od_late_write() writes to, and how often it did. */
+static unsigned long od_late_vaddr;
+static int od_late_hits;
+
+/* A reference taken through a stale TLB entry, between park and flush. */
+static void od_late_write(unsigned long vaddr, void *alias)
+{
+	if (vaddr != od_late_vaddr)
+		return;
+	page_ref_inc((struct page *)alias + 3);
+	od_late_hits++;
+}
+
+/*
+ * Step 4 of the protocol checks a parked page again after the flush: a
+ * reference taken between park and flush through a stale TLB entry keeps
+ * the page, which is put back and still holds the reference.
+ */
+static void od_reclaim_keeps_late_writes(struct kunit *test)
+{
+	struct od_test_map *m = od_test_map(test, true, 0);
+	struct page *page = pfn_to_page(m->start_pfn + 3);
+	unsigned long put_back = od_event(VMEMMAP_OD_PUT_BACK);
+	int tries;
+
+	KUNIT_ASSERT_EQ(test, vmemmap_od_populate(m->start_pfn, 1, GFP_KERNEL), 0);
+	od_late_vaddr = (unsigned long)pfn_to_page(m->start_pfn);
+	od_late_hits = 0;
+	WRITE_ONCE(vmemmap_od_kunit_parked, od_late_write);
+	for (tries = 0; tries < 100 && !od_late_hits; tries++)
+		drop_slab();
+	WRITE_ONCE(vmemmap_od_kunit_parked, NULL);
+	KUNIT_ASSERT_EQ_MSG(test, od_late_hits, 1, "reclaim never parked the page");
+	KUNIT_EXPECT_EQ_MSG(test, vmemmap_od_resident(m->start_pfn), 1,
+			    "a page written between park and flush was freed");
+	KUNIT_EXPECT_LT(test, put_back, od_event(VMEMMAP_OD_PUT_BACK));
+	KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
+	page_ref_dec(page);
+}
+
 static bool fail_suite_init;
 module_param(fail_suite_init, bool, 0444);
 MODULE_PARM_DESC(fail_suite_init,
@@ -419,6 +460,7 @@ static struct kunit_case vmemmap_od_test_cases[] = {
 	KUNIT_CASE(od_init_matches_upfront_compound),
 	KUNIT_CASE(od_concurrent_install),
 	KUNIT_CASE(od_reclaim_flushes_tlb),
+	KUNIT_CASE(od_reclaim_keeps_late_writes),
 	{}
 };
 

@@ -48,6 +48,16 @@ int vmemmap_od_preload(gfp_t gfp);
 bool __vmemmap_od_pfn_mapped(unsigned long pfn);
 void __vmemmap_od_handle_over_high(void);
 
+#if IS_ENABLED(CONFIG_VMEMMAP_OD_KUNIT_TEST)
+/*
+ * For the KUnit tests only: when set, reclaim calls it for each parked
+ * page of a batch just before the batch's TLB flush, with the page's
+ * vmemmap address and its direct-map alias. A write through the alias
+ * is what a CPU with a stale TLB entry could write then.
+ */
+extern void (*vmemmap_od_kunit_parked)(unsigned long vaddr, void *alias);
+#endif
+
 /*
  * On the way back to user space (resume_user_mode_work()): throttle a task
  * that populated vmemmap pages while the memmap was over its high mark.
