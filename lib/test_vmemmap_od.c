@@ -681,20 +681,28 @@ static int tvo_run_ctx(struct tvo_range *r, enum tvo_ctx ctx, unsigned long nr,
 	return ret;
 }
 
-/* Say where the first struct page that differs from its twin differs. */
-static void tvo_report(const struct page *copy, const struct page *twin,
-		       unsigned long pfn, bool ours)
+/*
+ * Say where the first struct page that differs from its twin differs:
+ * @copy is it with its pgmap replaced by the twin's; @pgmap was its own.
+ */
+static void tvo_report(struct tvo_range *r, const struct page *copy,
+		       const struct page *twin, unsigned long pfn,
+		       const struct dev_pagemap *pgmap)
 {
 	const unsigned long *a = (const unsigned long *)copy;
 	const unsigned long *b = (const unsigned long *)twin;
 	const int n = sizeof(*copy) / sizeof(long);
 	int i;
 
+	if (pgmap != &r->pgmap) {
+		pr_err_ratelimited("test_vmemmap_od: pfn %#lx: pgmap %px, not the range's\n",
+				   pfn, pgmap);
+		return;
+	}
 	for (i = 0; i < n - 1 && a[i] == b[i]; i++)
 		;
-	pr_err_ratelimited("test_vmemmap_od: pfn %#lx: %s, word %d is %#lx, upfront init wrote %#lx\n",
-			   pfn, ours ? "differs from its twin" : "not our pgmap",
-			   i, a[i], b[i]);
+	pr_err_ratelimited("test_vmemmap_od: pfn %#lx: word %d is %#lx, upfront init wrote %#lx\n",
+			   pfn, i, a[i], b[i]);
 }
 
 /*
@@ -723,13 +731,15 @@ static int tvo_verify_vpage(struct tvo_range *r, unsigned long pfn, long *bad)
 	for (i = 0; i < STRUCT_PAGES_PER_VPAGE; i++, pfn++) {
 		unsigned long off = (pfn - r->start_pfn) % PAGES_PER_SECTION;
 		struct page *twin = pfn_to_page(r->twin_pfn + off);
-		struct page copy = *pfn_to_page(pfn);
-		bool ours = copy.pgmap == &r->pgmap;
+		struct dev_pagemap *pgmap;
+		struct page copy;
 
+		memcpy(&copy, pfn_to_page(pfn), sizeof(copy));
+		pgmap = copy.pgmap;
 		copy.pgmap = &r->twin;
-		if (!ours || memcmp(&copy, twin, sizeof(copy))) {
+		if (pgmap != &r->pgmap || memcmp(&copy, twin, sizeof(copy))) {
 			if (!(*bad)++)
-				tvo_report(&copy, twin, pfn, ours);
+				tvo_report(r, &copy, twin, pfn, pgmap);
 		}
 	}
 	local_irq_restore(flags);

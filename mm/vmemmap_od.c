@@ -124,6 +124,7 @@
  * (memunmap_pages()) has waited for all pgmap references to go, so nobody
  * legitimately touches the struct pages any more.
  */
+#include <kunit/static_stub.h>
 #include <linux/cpuhotplug.h>
 #include <linux/delay.h>
 #include <linux/extable.h>
@@ -333,8 +334,6 @@ static const int od_saved_flags[] = { PG_dirty, PG_referenced };
  * @dying_gp: RCU state after the last of them was unhooked
  * @start: lowest vmemmap address parked
  * @end: end of the highest
- * @flushed: [@start, @end) was flushed from every TLB: only then may
- *	od_finish() free what it finds unchanged
  * @img: OD_BATCH page images: what a fault would build for each page
  */
 struct od_batch {
@@ -357,7 +356,6 @@ struct od_batch {
 	unsigned long dying_gp;
 	unsigned long start;
 	unsigned long end;
-	bool flushed;
 	struct page *img;
 };
 
@@ -1378,36 +1376,47 @@ static void od_queue_table(struct od_batch *b, unsigned long vaddr)
 		b->queued[b->nr_queued++] = vaddr;
 }
 
+#if IS_ENABLED(CONFIG_VMEMMAP_OD_KUNIT_TEST)
+/**
+ * vmemmap_od_kunit_parked - a parked vmemmap page, just before the flush
+ * @page: the vmemmap page (its direct-map alias is page_address(@page))
+ *
+ * Does nothing. The KUnit tests stub it (kunit_activate_static_stub(),
+ * which redirects only the test's own task: reclaim it runs through
+ * drop_slab()) to write through the alias what a CPU with a stale TLB
+ * entry could write then. Called under od_reclaim_lock, maybe under
+ * mmap_read_lock(&init_mm), preemptible: a stub must not sleep.
+ */
+void vmemmap_od_kunit_parked(struct page *page)
+{
+	KUNIT_STATIC_STUB_REDIRECT(vmemmap_od_kunit_parked, page);
+}
+
+static void od_before_flush(struct od_batch *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nr_pages; i++)
+		vmemmap_od_kunit_parked(b->page[i]);
+}
+#else
+static inline void od_before_flush(struct od_batch *b)
+{
+}
+#endif
+
 /*
  * Steps 3 and 4, after the batch's TLB flush: free the pages that are still
  * rebuildable, put the others back; unhook the parked tables that are still
  * empty (freed after a grace period) and queue the tables of the freed
  * pages for the next batch. Returns the vmemmap pages freed.
  */
-#if IS_ENABLED(CONFIG_VMEMMAP_OD_KUNIT_TEST)
-void (*vmemmap_od_kunit_parked)(unsigned long vaddr, void *alias);
-
-static void od_kunit_parked(struct od_batch *b)
-{
-	void (*fn)(unsigned long vaddr, void *alias) = READ_ONCE(vmemmap_od_kunit_parked);
-	unsigned int i;
-
-	for (i = 0; fn && i < b->nr_pages; i++)
-		fn(page_private(b->page[i]) & PAGE_MASK, page_address(b->page[i]));
-}
-#else
-static inline void od_kunit_parked(struct od_batch *b)
-{
-}
-#endif
 
 static unsigned int od_finish(struct od_batch *b, gfp_t gfp,
 			      unsigned int *nr_put_back, unsigned int *nr_unhooked)
 {
 	unsigned int i, j, nr_freed = 0;
 
-	/* Until the flush, a CPU may still write through a stale entry. */
-	VM_WARN_ON_ONCE(!b->flushed);
 	for (i = 0; i < b->nr_pages; i++) {
 		struct page *page = b->page[i];
 		struct vmemmap_od_window *w = b->pwin[i];
@@ -1562,7 +1571,6 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 		b->nr_pages = 0;
 		b->start = ULONG_MAX;
 		b->end = 0;
-		b->flushed = false;
 		*ran_out = false;
 		while (b->nr_pages < OD_BATCH &&
 		       atomic_long_read(&od_resident) > low) {
@@ -1610,9 +1618,8 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 		if (tables)
 			od_park_tables(b);
 
-		od_kunit_parked(b);
+		od_before_flush(b);
 		flush_tlb_kernel_range(b->start, b->end);
-		b->flushed = true;
 		count_vm_event(VMEMMAP_OD_SHOOTDOWNS);
 
 		nr_freed = od_finish(b, gfp, &nr_put_back, &nr_unhooked);

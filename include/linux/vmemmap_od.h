@@ -49,13 +49,7 @@ bool __vmemmap_od_pfn_mapped(unsigned long pfn);
 void __vmemmap_od_handle_over_high(void);
 
 #if IS_ENABLED(CONFIG_VMEMMAP_OD_KUNIT_TEST)
-/*
- * For the KUnit tests only: when set, reclaim calls it for each parked
- * page of a batch just before the batch's TLB flush, with the page's
- * vmemmap address and its direct-map alias. A write through the alias
- * is what a CPU with a stale TLB entry could write then.
- */
-extern void (*vmemmap_od_kunit_parked)(unsigned long vaddr, void *alias);
+void vmemmap_od_kunit_parked(struct page *page);	/* KUnit static stub */
 #endif
 
 /*

@@ -836,17 +836,21 @@ TEST(walk_populates_nothing)
 /*
  * OD_TIMEOUT (seconds) overrides the 120 s of the three long tests: the
  * stress kernel (KASAN, PREEMPT, 8 vCPUs on fewer host CPUs) runs them
- * several times slower.  The harness arms alarm() from the metadata after
- * the constructors ran, so setting it here takes effect.
+ * several times slower. The harness arms alarm() from each test's metadata
+ * (the _<fixture>_<test>_object that TEST_F_TIMEOUT registers, in 6.12's
+ * kselftest_harness.h) after the constructors ran, so setting it here,
+ * after registration, takes effect.
  */
 static void __attribute__((constructor(KSELFTEST_PRIO_TEST + 1))) od_timeout(void)
 {
 	const char *s = getenv("OD_TIMEOUT");
-	int t = s ? atoi(s) : 0;
+	char *end;
+	long t;
 
 	if (!s)
 		return;
-	if (t <= 0) {
+	t = strtol(s, &end, 10);
+	if (end == s || *end || t <= 0 || t > 86400) {
 		fprintf(stderr, "OD_TIMEOUT=%s: not a positive number of seconds\n", s);
 		exit(KSFT_FAIL);
 	}
