@@ -11,12 +11,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 name=$1
 allow=${2:-^$}
 log=$B/logs/$name.console.log
-bad='Kernel panic|BUG:|Oops|WARNING:|general protection fault|kernel BUG at'
-bad+='|possible recursive locking|possible circular locking|inconsistent lock state'
-bad+='|suspicious RCU usage|INFO: task .* blocked for more than|KASAN:|UBSAN:'
-bad+='|soft lockup|hard LOCKUP|rcu_.*detected stalls|DEBUG_LOCKS_WARN_ON'
-bad+='|sleeping function called from invalid context|Call Trace:'
-bad+='|suspected memory leak|pagealloc: memory corruption|Poison overwritten'
+bad=$KERNEL_REPORTS
 
 tail_log() {
 	echo "---- last 60 lines of build/logs/$name.console.log"

@@ -7,13 +7,15 @@
 # into build/bzImage-mutant, and check.sh boots it, the 4-level boot first
 # (KUnit, od_stress, page-table lifetime: a few minutes), then, if that
 # passed, the main boot (the DAX tests). A mutant is caught when check.sh
-# fails; the table says which test failed first. Not in CI: about 10 min
+# fails; the boot is stopped at its first "not ok" or kernel report, and
+# the table says which test failed first. Not in CI: about 10 min
 # per mutant here. MUTANTS="01 07" runs only those.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/harness/lib.sh"
 
 M=$top/harness/mutants
+
 K=$B/linux-mutant
 O=$B/mutants
 t0=$(date +%s)
@@ -49,9 +51,24 @@ for p in "$M"/*.patch; do
 	fi
 	by=
 	for boots in check-4level check; do
+		tap=$B/logs/mutant-$boots.tap con=$B/logs/mutant-$boots.console.log
+		rm -f "$tap" "$con"
 		VOD_KERNEL=$B/bzImage-mutant CHECK_BOOTS=$boots CHECK_PREFIX=mutant- \
-			"$top/harness/check.sh" >"$O/$n/$boots.log" 2>&1 && continue
-		by=$( (grep -m1 -E '^not ok ' "$B/logs/mutant-$boots.tap" ||
+			"$top/harness/check.sh" >"$O/$n/$boots.log" 2>&1 &
+		cpid=$!
+		# Caught at the first failure or kernel report: stop the boot there.
+		while kill -0 $cpid 2>/dev/null; do
+			if grep -qE '^not ok ' "$tap" 2>/dev/null ||
+			   grep -qE "$KERNEL_REPORTS" "$con" 2>/dev/null; then
+				sleep 5	# the rest of the report
+				pkill -f "file:$tap" 2>/dev/null
+				break
+			fi
+			sleep 5
+		done
+		wait $cpid && continue
+		by=$( (grep -m1 -E '^not ok ' "$tap" ||
+			grep -m1 -oE "($KERNEL_REPORTS).*" "$con" ||
 			grep -m1 -E '^\[vod\].*(warning|error|!)' "$O/$n/$boots.log" ||
 			grep -m1 -iE 'warn|fail' "$O/$n/$boots.log") |
 			sed -E 's/^not ok [0-9]+ - //' | cut -c1-90)
