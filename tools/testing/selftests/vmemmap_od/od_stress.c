@@ -46,8 +46,9 @@
  * and put it back (vmemmap_od_rescued); reclaim must have run, every
  * access be made, every struct page come back intact, no fault go
  * unserved, and resident_max_kb stay within one batch of the budget.
- * budget_kb_rejects_nonsense writes nonsense to budget_kb. OD_TIMEOUT
- * (seconds) replaces the 120 s timeout of od, reclaim and reclaim_race.
+ * budget_kb_rejects_nonsense writes nonsense to budget_kb. OD_NR_RANDOM
+ * (default OD_NR) is NR for the random reclaim variants: a random access
+ * nearly always touches a new vmemmap page, a sequential one every eighth.
  *
  * walk_populates_nothing walks the pfns of an on-demand range and around it
  * as hibernation's mark_free_pages() does, pfn_valid() then
@@ -493,7 +494,9 @@ FIXTURE_TEARDOWN(reclaim)
 
 TEST_F_TIMEOUT(reclaim, threads, 120)
 {
-	unsigned long nr = strtoul(getenv("OD_NR") ?: "20000", NULL, 0);
+	const char *nr_env = getenv("OD_NR") ?: "20000";
+	unsigned long nr = strtoul(strcmp(variant->pattern, "random") ? nr_env :
+				   getenv("OD_NR_RANDOM") ?: nr_env, NULL, 0);
 	long reclaimed0 = read_vmstat("vmemmap_od_reclaimed");
 	long shootdowns0 = read_vmstat("vmemmap_od_shootdowns");
 	long faults0 = read_vmstat("vmemmap_od_faults");
@@ -831,32 +834,6 @@ TEST(walk_populates_nothing)
 	EXPECT_GE(WALK_RAW_VPAGES * 4 + 4, resident);
 	EXPECT_EQ(failed0, read_vmstat("vmemmap_od_fault_failed"));
 	EXPECT_EQ(0, write_str(TVO "size", "0"));
-}
-
-/*
- * OD_TIMEOUT (seconds) overrides the 120 s of the three long tests: the
- * stress kernel (KASAN, PREEMPT, 8 vCPUs on fewer host CPUs) runs them
- * several times slower. The harness arms alarm() from each test's metadata
- * (the _<fixture>_<test>_object that TEST_F_TIMEOUT registers, in 6.12's
- * kselftest_harness.h) after the constructors ran, so setting it here,
- * after registration, takes effect.
- */
-static void __attribute__((constructor(KSELFTEST_PRIO_TEST + 1))) od_timeout(void)
-{
-	const char *s = getenv("OD_TIMEOUT");
-	char *end;
-	long t;
-
-	if (!s)
-		return;
-	t = strtol(s, &end, 10);
-	if (end == s || *end || t <= 0 || t > 86400) {
-		fprintf(stderr, "OD_TIMEOUT=%s: not a positive number of seconds\n", s);
-		exit(KSFT_FAIL);
-	}
-	_od_threads_object->timeout = t;
-	_reclaim_threads_object->timeout = t;
-	_reclaim_race_hot_set_object->timeout = t;
 }
 
 TEST_HARNESS_MAIN
