@@ -93,6 +93,46 @@ run_kselftest() {
 	fi
 }
 
+# od_rebind NAME REGION N: bind an ondemand devdax namespace on REGION and
+# unbind it N times while dax_touch keeps faulting its pages in. Every
+# unbind frees the whole memmap: resident_kb comes back to what it was
+# before the first bind, within 5 s (unhooked PTE tables are freed after
+# an RCU grace period); each time it does not is printed.
+od_rebind() {
+	local name=$1 region=$2 n=$3 i=0 leaks=0 od0 out pid busy=0 now t
+	od0=$(resident_kb)
+	while [ $i -lt "$n" ]; do
+		i=$((i + 1))
+		if ! out=$(ndns create devdax ondemand "$region"); then
+			echo "$out" | tap_comment
+			tap_result fail "$name: bind $i"
+			return
+		fi
+		eval "$out"
+		/tests/dax_touch "$node" $((1 << 30)) 5 >/tmp/touch.out 2>&1 &
+		pid=$!
+		sleep 1
+		busy=$(resident_kb)
+		if ! ndns destroy "$region" >/tmp/destroy.out 2>&1; then
+			tap_comment </tmp/destroy.out
+			leaks=$((leaks + 1))
+		fi
+		kill $pid 2>/dev/null
+		wait $pid
+		t=0
+		while now=$(resident_kb) && [ "$now" != "$od0" ] && [ $t -lt 50 ]; do
+			sleep 0.1
+			t=$((t + 1))
+		done
+		if [ "$now" != "$od0" ]; then
+			tap_emit "# $name: after unbind $i: resident_kb $now, $od0 before the first bind"
+			leaks=$((leaks + 1))
+		fi
+	done
+	tap_emit "# $name: $n binds, each unbound while dax_touch faulted pages in ($(cat /tmp/touch.out); resident +$((busy - od0)) kB before the last unbind)"
+	tap_check "$name" [ $leaks = 0 ]
+}
+
 # The KUnit suites every test kernel runs, by name: each must have run.
 KUNIT_SUITES="vmemmap_od zone_device_memmap"
 
