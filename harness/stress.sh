@@ -21,8 +21,7 @@ tap=$B/logs/stress.tap
 sed -i 's/\r$//' "$tap"
 VOD_TREE=$B/linux-stress "$top/harness/judge.sh" stress
 jrc=$?
-reports=$(grep -cE 'BUG:|WARNING:|KASAN:|possible .*locking|kmemleak:|pagealloc: memory corruption|Oops' \
-	"$B/logs/stress.console.log")
+reports=$(grep -cE "$KERNEL_REPORTS" "$B/logs/stress.console.log")
 v() { awk -v k="$1" '$1 == "#" && $2 == "STRESS" && $3 == k { print $4 }' "$tap" | tail -n 1; }
 p=$(grep -cE '^ok [0-9]+ ' "$tap") f=$(grep -cE '^not ok [0-9]+ ' "$tap")
 echo
