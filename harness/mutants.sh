@@ -6,7 +6,8 @@
 # build/linux-mutant (seeded from build/linux, so only the core rebuilds)
 # into build/bzImage-mutant, and check.sh boots it, the 4-level boot first
 # (KUnit, od_stress, page-table lifetime: a few minutes), then, if that
-# passed, the main boot (the DAX tests). A mutant is caught when check.sh
+# passed, the main boot (the DAX tests); a patch's "# boots:" line may put
+# the main boot first. A mutant is caught when check.sh
 # fails; the boot is stopped at its first "not ok" or kernel report, and
 # the table says which test failed first. Not in CI: about 10 min
 # per mutant here. MUTANTS="01 07" runs only those.
@@ -50,7 +51,9 @@ for p in "$M"/*.patch; do
 		continue
 	fi
 	by=
-	for boots in check-4level check; do
+	# "# boots:" in the patch: the boot expected to catch it goes first.
+	order=$(sed -n 's/^# boots: //p' "$p")
+	for boots in ${order:-check-4level check}; do
 		tap=$B/logs/mutant-$boots.tap con=$B/logs/mutant-$boots.console.log
 		rm -f "$tap" "$con"
 		VOD_KERNEL=$B/bzImage-mutant CHECK_BOOTS=$boots CHECK_PREFIX=mutant- \
