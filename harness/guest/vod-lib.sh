@@ -93,6 +93,23 @@ run_kselftest() {
 	fi
 }
 
+# od_settles NAME: with nothing touching struct pages, the memmap goes back
+# under budget_kb plus one batch (256 kB) by itself within 5 s: reclaim
+# rescans the pages it found live without waiting for new faults, and
+# none come meanwhile.
+od_settles() {
+	local b f0 kb t=0
+	b=$(cat /sys/kernel/mm/vmemmap_on_demand/budget_kb)
+	f0=$(vmstat vmemmap_od_faults)
+	while kb=$(resident_kb) && [ "$kb" -gt $((b + 256)) ] && [ $t -lt 50 ]; do
+		sleep 0.1
+		t=$((t + 1))
+	done
+	f0=$(($(vmstat vmemmap_od_faults) - f0))
+	tap_emit "# $1: resident_kb $kb after $((t * 100)) ms (budget $b kB), vmemmap_od_faults +$f0"
+	tap_check "$1" sh -c "[ $kb -le $((b + 256)) ] && [ $f0 = 0 ]"
+}
+
 # od_rebind NAME REGION N: bind an ondemand devdax namespace on REGION and
 # unbind it N times while dax_touch keeps faulting its pages in. Every
 # unbind frees the whole memmap: resident_kb comes back to what it was
