@@ -1572,8 +1572,17 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 		b->start = ULONG_MAX;
 		b->end = 0;
 		*ran_out = false;
+		/*
+		 * Tables waiting for their grace period go by themselves:
+		 * taking more pages, the newest included, frees them no
+		 * sooner. (make stress, PREEMPT and KASAN: grace periods long
+		 * enough that dying tables alone kept the memmap over the low
+		 * mark, and every pass took the page a consumer had just
+		 * populated, before it could touch it.) At most 2 * OD_BATCH
+		 * of them, so the memmap stays within the budget.
+		 */
 		while (b->nr_pages < OD_BATCH &&
-		       atomic_long_read(&od_resident) > low) {
+		       atomic_long_read(&od_resident) - b->nr_dying > low) {
 			struct list_head *from;
 			struct page *page;
 
