@@ -1575,11 +1575,10 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 		/*
 		 * Tables waiting for their grace period go by themselves:
 		 * taking more pages, the newest included, frees them no
-		 * sooner. (make stress, PREEMPT and KASAN: grace periods long
+		 * sooner (make stress, PREEMPT and KASAN: grace periods long
 		 * enough that dying tables alone kept the memmap over the low
 		 * mark, and every pass took the page a consumer had just
-		 * populated, before it could touch it.) At most 2 * OD_BATCH
-		 * of them, so the memmap stays within the budget.
+		 * populated, before it could touch it).
 		 */
 		while (b->nr_pages < OD_BATCH &&
 		       atomic_long_read(&od_resident) - b->nr_dying > low) {
@@ -1607,8 +1606,19 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 					       &od_live : &od_lra);
 		}
 		/* Queued tables wait for a batch of pages to share its flush. */
-		if (!b->nr_pages)
+		if (!b->nr_pages) {
+			/*
+			 * Over @low only by those dying tables: where it may
+			 * sleep, a pass waits for their (normal) grace period,
+			 * its producers still throttled, and looks again.
+			 */
+			if (b->nr_dying && atomic_long_read(&od_resident) > low &&
+			    gfpflags_allow_blocking(gfp)) {
+				freed += od_free_dying(b, true);
+				continue;
+			}
 			break;
+		}
 		/*
 		 * Not while ptdump walks the kernel page tables (it holds
 		 * mmap_write_lock(&init_mm)): it may be reading a table we
