@@ -695,7 +695,7 @@ static void tvo_report(struct tvo_range *r, const struct page *copy,
 	int i;
 
 	if (pgmap != &r->pgmap) {
-		pr_err_ratelimited("test_vmemmap_od: pfn %#lx: pgmap %px, not the range's\n",
+		pr_err_ratelimited("test_vmemmap_od: pfn %#lx: pgmap %p, not the range's\n",
 				   pfn, pgmap);
 		return;
 	}

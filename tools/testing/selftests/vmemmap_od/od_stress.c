@@ -319,7 +319,8 @@ TEST_F_TIMEOUT(od, threads, 120)
 		TH_LOG("cannot start the threads pinned");
 	join_pinned(_metadata, w, tid, THREADS, &go);
 	lost = read_vmstat("vmemmap_od_lost_installs") - self->lost0;
-	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page differs from its upfront twin");
+	EXPECT_EQ(0, write_str(TVO "verify", "1"))
+		TH_LOG("a touched struct page differs from its upfront twin");
 
 	ASSERT_EQ(0, read_stats(&st));
 	touched = st.touched;
@@ -579,7 +580,8 @@ TEST_F_TIMEOUT(reclaim, threads, 120)
 	EXPECT_LE(32 * shootdowns, reclaimed) TH_LOG("shootdowns are not batched");
 
 	/* Reclaimed and repopulated struct pages are as they must be. */
-	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page differs from its upfront twin");
+	EXPECT_EQ(0, write_str(TVO "verify", "1"))
+		TH_LOG("a touched struct page differs from its upfront twin");
 	ASSERT_EQ(0, read_stats(&st));
 	EXPECT_EQ(0, st.violations);
 	EXPECT_EQ(failed0, read_vmstat("vmemmap_od_fault_failed"));
@@ -693,7 +695,8 @@ TEST_F_TIMEOUT(reclaim_race, hot_set, 120)
 	EXPECT_GE(self->budget + BATCH_KB, kmax)
 		TH_LOG("resident_max_kb: %ld kB, budget %ld kB", kmax, self->budget);
 
-	EXPECT_EQ(0, write_str(TVO "verify", "1")) TH_LOG("a touched struct page differs from its upfront twin");
+	EXPECT_EQ(0, write_str(TVO "verify", "1"))
+		TH_LOG("a touched struct page differs from its upfront twin");
 	ASSERT_EQ(0, read_stats(&st));
 	EXPECT_EQ(0, st.violations);
 	EXPECT_EQ(failed0, read_vmstat("vmemmap_od_fault_failed"));
