@@ -1411,7 +1411,6 @@ static inline void od_before_flush(struct od_batch *b)
  * empty (freed after a grace period) and queue the tables of the freed
  * pages for the next batch. Returns the vmemmap pages freed.
  */
-
 static unsigned int od_finish(struct od_batch *b, gfp_t gfp,
 			      unsigned int *nr_put_back, unsigned int *nr_unhooked)
 {
