@@ -44,9 +44,10 @@
  *             nmi N unprepared N walk_valid N walk_online N walk_zone N"
  *   page      write a pfn of any ZONE_DEVICE page (a DAX page, say), then
  *             read "pfn P resident R refcount N pinned B mapping M index I
- *             flags F": R says whether its struct page was mapped before
- *             this read populated it (on-demand windows; -22 elsewhere), M
- *             is the hashed page->mapping
+ *             flags F dirty D": R says whether its struct page was mapped
+ *             before this read populated it (on-demand windows; -22
+ *             elsewhere), M is the hashed page->mapping, D is this struct
+ *             page's own PG_dirty bit (F is page->flags)
  *
  * The fault handler serves only a small per-CPU reserve, so the driver is a
  * known consumer, as kernel code that touches many struct pages must be: an
@@ -1057,11 +1058,11 @@ static int page_show(struct seq_file *m, void *v)
 		return ret;
 	}
 	page = pfn_to_page(pfn);
-	seq_printf(m, "pfn %#lx resident %d refcount %d pinned %d mapping %p index %#lx flags %#lx\n",
+	seq_printf(m, "pfn %#lx resident %d refcount %d pinned %d mapping %p index %#lx flags %#lx dirty %d\n",
 		   pfn, resident, page_ref_count(page),
 		   folio_maybe_dma_pinned(page_folio(page)),
 		   READ_ONCE(page->mapping), READ_ONCE(page->index),
-		   READ_ONCE(page->flags));
+		   READ_ONCE(page->flags), test_bit(PG_dirty, &page->flags));
 	put_dev_pagemap(pgmap);
 	return 0;
 }
