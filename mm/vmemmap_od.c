@@ -1545,12 +1545,14 @@ static void od_reap_dying(void)
 
 /*
  * Reclaim vmemmap pages, oldest first, until @nr_to_scan were looked at, or
- * the resident memmap is at most @low pages, or none is left; and the PTE
- * tables they leave empty. The pages last found live are looked at only
- * if @live: first (they are the oldest), each at most once. Returns the
- * pages (and tables) freed; *@ran_out says whether the pass stopped for
- * want of pages to look at (what is left was found live), rather than at
- * @low or after @nr_to_scan.
+ * the resident memmap is at most @low pages besides PTE tables in their
+ * grace period, or none is left; and the PTE tables they leave empty. The
+ * pages last found live are looked at only if @live: first (they are the
+ * oldest), each at most once. Returns the pages (and tables) freed;
+ * *@ran_out says whether the pass stopped for want of pages to look at
+ * (what is left was found live), rather than at @low or after @nr_to_scan.
+ * With a blocking @gfp, it may wait for an RCU grace period, holding
+ * od_reclaim_lock.
  */
 static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 				bool live, bool *ran_out)
@@ -1606,12 +1608,15 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 		}
 		/* Queued tables wait for a batch of pages to share its flush. */
 		if (!b->nr_pages) {
+			long resident = atomic_long_read(&od_resident);
+
 			/*
 			 * Over @low only by those dying tables: where it may
 			 * sleep, a pass waits for their (normal) grace period,
 			 * its producers still throttled, and looks again.
 			 */
-			if (b->nr_dying && atomic_long_read(&od_resident) > low &&
+			if (b->nr_dying && resident > low &&
+			    resident - b->nr_dying <= low &&
 			    gfpflags_allow_blocking(gfp)) {
 				freed += od_free_dying(b, true);
 				continue;
@@ -1703,8 +1708,10 @@ static unsigned long od_reclaim_budget(bool live)
  * whenever the memmap goes over the high watermark; when a pass found
  * nothing to take and the memmap stays over the mark, it rescans the live
  * pages, after OD_RESCAN_MIN and then less often, up to OD_RESCAN_MAX. It
- * waits for no grace period: PTE tables a pass unhooked are freed by a
- * later pass, or by the reclaimer OD_RESCAN_MIN after the last pass.
+ * waits for no expedited grace period: PTE tables a pass unhooked are freed
+ * by a later batch; a pass waits for a normal grace period only when its
+ * dying tables would overflow, or alone keep the memmap over the low mark;
+ * the reclaimer frees what is left OD_RESCAN_MIN after the last pass.
  */
 static int od_reclaimd_fn(void *unused)
 {
