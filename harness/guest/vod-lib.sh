@@ -114,10 +114,16 @@ od_settles() {
 # unbind it N times while dax_touch keeps faulting its pages in. Every
 # unbind frees the whole memmap: resident_kb comes back to what it was
 # before the first bind, within 5 s (unhooked PTE tables are freed after
-# an RCU grace period); each time it does not is printed.
+# an RCU grace period); each time it does not is printed. What was
+# resident before is read once it stops changing: what earlier tests left
+# may still be going (make stress: 376 kB before, then 68 kB after every
+# unbind).
 od_rebind() {
-	local name=$1 region=$2 n=$3 i=0 leaks=0 od0 out pid busy=0 now t
+	local name=$1 region=$2 n=$3 i=0 leaks=0 od0 out pid busy=0 now t=0
 	od0=$(resident_kb)
+	while sleep 0.5 && now=$(resident_kb) && [ "$now" != "$od0" ] && [ $t -lt 20 ]; do
+		od0=$now t=$((t + 1))
+	done
 	while [ $i -lt "$n" ]; do
 		i=$((i + 1))
 		if ! out=$(ndns create devdax ondemand "$region"); then

@@ -28,6 +28,8 @@
  *   DAX_LIVE_TARGET     a directory on a DAX filesystem, or /dev/daxX.Y
  *   DAX_LIVE_SIZE       bytes to map (default 16 MiB; 2 MiB multiple)
  *   DAX_LIVE_BUDGET_KB  budget during the test (default 1024)
+ *   DAX_LIVE_PRESSURE   driver accesses per pressure step, random over
+ *                       1 TiB (default 20000: 80x a 1 MiB budget's pages)
  *   DAX_LIVE_SOURCE     a file on a block device, at least half of
  *                       DAX_LIVE_SIZE long, to O_DIRECT-read from (optional)
  */
@@ -95,13 +97,14 @@ static int page_state(unsigned long pfn, char *state, size_t len)
 /* Fault in far more struct pages than the budget holds: reclaim runs. */
 static int pressure(unsigned long seed)
 {
+	const char *nr = getenv("DAX_LIVE_PRESSURE") ?: "20000";
 	char cmd[64];
 	int ret;
 
 	ret = write_str(TVO "size", "1T");
 	if (ret)
 		return ret;
-	snprintf(cmd, sizeof(cmd), "process 20000 %lu", seed);
+	snprintf(cmd, sizeof(cmd), "process %s %lu", nr, seed);
 	ret = write_str(TVO "access", cmd);
 	write_str(TVO "size", "0");
 	return ret;
