@@ -290,7 +290,9 @@ TEST_F_TIMEOUT(dax_live, reclaim_keeps_live_state, 120)
 			dirtied += !!strstr(self->s[i].state, " dirty 1");
 		ksft_print_msg("%u of %u sampled struct pages are PG_dirty after O_DIRECT\n",
 			       dirtied, self->nr);
-		EXPECT_GT(dirtied, 0) TH_LOG("no sampled struct page is dirty: the rebuild of DAX page flags goes untested");
+		EXPECT_GT(dirtied, 0)
+			TH_LOG("no sampled struct page is dirty: %s",
+			       "the rebuild of DAX page flags goes untested");
 	}
 	for (i = 0; i < self->nr; i++)
 		nr_pinned += self->s[i].pinned;
