@@ -44,10 +44,11 @@
  *             nmi N unprepared N walk_valid N walk_online N walk_zone N"
  *   page      write a pfn of any ZONE_DEVICE page (a DAX page, say), then
  *             read "pfn P resident R refcount N pinned B mapping M index I
- *             flags F dirty D": R says whether its struct page was mapped
- *             before this read populated it (on-demand windows; -22
+ *             flags F dirty D hash H": R says whether its struct page was
+ *             mapped before this read populated it (on-demand windows; -22
  *             elsewhere), M is the hashed page->mapping, D is this struct
- *             page's own PG_dirty bit (F is page->flags)
+ *             page's own PG_dirty bit (F is page->flags), H is a hash of
+ *             all of the struct page's bytes (no pointers shown)
  *
  * The fault handler serves only a small per-CPU reserve, so the driver is a
  * known consumer, as kernel code that touches many struct pages must be: an
@@ -97,6 +98,7 @@
 #include <linux/debugfs.h>
 #include <linux/hrtimer.h>
 #include <linux/ioport.h>
+#include <linux/jhash.h>
 #include <linux/memory_hotplug.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
@@ -1058,11 +1060,13 @@ static int page_show(struct seq_file *m, void *v)
 		return ret;
 	}
 	page = pfn_to_page(pfn);
-	seq_printf(m, "pfn %#lx resident %d refcount %d pinned %d mapping %p index %#lx flags %#lx dirty %d\n",
+	/* The fields, for people; then all of the struct page, hashed. */
+	seq_printf(m, "pfn %#lx resident %d refcount %d pinned %d mapping %p index %#lx flags %#lx dirty %d hash %08x\n",
 		   pfn, resident, page_ref_count(page),
 		   folio_maybe_dma_pinned(page_folio(page)),
 		   READ_ONCE(page->mapping), READ_ONCE(page->index),
-		   READ_ONCE(page->flags), test_bit(PG_dirty, &page->flags));
+		   READ_ONCE(page->flags), test_bit(PG_dirty, &page->flags),
+		   jhash(page, sizeof(*page), 0));
 	put_dev_pagemap(pgmap);
 	return 0;
 }

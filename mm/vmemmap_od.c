@@ -60,11 +60,17 @@
  * takes vmemmap pages oldest first and reclaims those whose struct pages
  * hold nothing a fault could not write again: they must be byte-identical
  * to what the fault path would build, which is memmap_init_zone_device()'s
- * image, plus, for device-dax (MEMORY_DEVICE_GENERIC), the page->mapping
- * and page->index a mapping fault stores and never clears, which derive
- * from the pfn and are saved per window (od_save()). Anything else (a
- * reference, a pin, an fsdax file's mapping, a flag, poison, a compound
- * page's mapcounts) keeps the page resident, on a list of live pages that
+ * image, plus, for DAX pages (fsdax and device-dax), the state their users
+ * store and never clear: page->mapping and page->index, a function of
+ * where a file's extent or a device-dax range lies, and the flags GUP and
+ * the block layer set (OD_SAVED_FLAGS). That state is saved, compactly,
+ * per vmemmap page (struct od_saved), counts as resident memmap, and is
+ * written back by the fault that rebuilds the page. When fsdax clears a
+ * mapping (truncate, inode eviction: dax_disassociate_entry()), a page
+ * that is not resident is left alone and its saved mapping dropped
+ * (vmemmap_od_forget_dax()). Anything else (a reference, a pin, a shared
+ * fsdax page, poison, a compound page's mapcounts) keeps the page
+ * resident, on a list of live pages that
  * is rescanned only while the reclaimer is stuck over budget. Producers
  * that outrun it are throttled: kernel code in vmemmap_od_throttle(), user
  * space on its way back to it (__vmemmap_od_handle_over_high()).
@@ -165,8 +171,20 @@
 #define OD_BATCH		64
 /* The smallest budget: room for the watermarks and a few batches. */
 #define OD_BUDGET_MIN_KB	(4 * OD_BATCH * (PAGE_SIZE / SZ_1K))
-/* Saved DAX state: three bits per struct page, 16 struct pages per entry. */
-#define OD_SAVED_PAGES		16
+/*
+ * Page flags that GUP (folio_mark_accessed(), MGLRU's folio_inc_refs()),
+ * the block layer (bio_set_pages_dirty() after an O_DIRECT read) and page
+ * waiters set on DAX pages and nothing clears, as ZONE_DEVICE pages are on
+ * no LRU: a rebuild writes them back (struct od_saved).
+ */
+#ifdef CONFIG_LRU_GEN
+#define OD_LRU_REFS		LRU_REFS_MASK
+#else
+#define OD_LRU_REFS		0UL
+#endif
+#define OD_SAVED_FLAGS		(BIT(PG_dirty) | BIT(PG_referenced) |		\
+				 BIT(PG_active) | BIT(PG_workingset) |		\
+				 BIT(PG_waiters) | OD_LRU_REFS)
 
 /**
  * struct vmemmap_od_window - the on-demand vmemmap of one pgmap range
@@ -180,13 +198,14 @@
  * @nr_pte_tables: PTE tables installed by faults
  * @tmpl: what init writes in every struct page of the window, when that
  *	is the same for all of them (no compound pages); else NULL
- * @saved: (pfn - @start_pfn) / OD_SAVED_PAGES -> value entry with the
- *	DAX state of OD_SAVED_PAGES struct pages that the fault path must
- *	write back (struct od_saved: 16 bits of mapping, then 16 bits per
- *	saved flag); stored by the reclaimer before the vmemmap page goes
  * @idle_head_ref: refcount of an idle compound head (compound pages only)
- * @dax_mapping: the device-dax mapping of this range, once seen
- * @dax_delta: page->index - pfn of this range's device-dax pages
+ * @saved: (pfn - @start_pfn) / OD_STRUCT_PAGES -> struct od_saved: the DAX
+ *	state a fault writes back when it rebuilds that vmemmap page; stored
+ *	by the reclaimer before the page goes, dropped once it is back
+ * @saved_lock: orders vmemmap_od_forget_dax() against the reclaimer's
+ *	unmapping of a page whose state it saved
+ * @building: faults of this window between reading @saved and installing
+ *	the page they built from it (see vmemmap_od_forget_dax())
  * @list: in od_windows_list, under od_lock
  */
 struct vmemmap_od_window {
@@ -201,8 +220,8 @@ struct vmemmap_od_window {
 	struct page *tmpl;
 	int idle_head_ref;
 	struct xarray saved;
-	struct address_space *dax_mapping;
-	unsigned long dax_delta;
+	spinlock_t saved_lock;
+	atomic_t building;
 	struct list_head list;
 };
 
@@ -221,8 +240,10 @@ DEFINE_STATIC_KEY_FALSE(vmemmap_od_active);
 static struct vmemmap_od_bounds od_bounds_slot[2];
 const struct vmemmap_od_bounds *vmemmap_od_bounds = &od_bounds_slot[0];
 
-/* Resident on-demand memmap, page tables included, in pages. */
+/* Mapped on-demand memmap, page tables included, in pages. */
 static atomic_long_t od_resident;
+/* Memory of the saved DAX state (struct od_saved), in bytes. */
+static atomic_long_t od_saved_bytes;
 /* Its high-water mark since resident_max_kb was last reset. */
 static atomic_long_t od_resident_max;
 
@@ -295,22 +316,59 @@ static struct task_struct *od_reclaimd;
 static DECLARE_WAIT_QUEUE_HEAD(od_throttle_wq);
 
 /**
- * struct od_saved - DAX state of a vmemmap page's struct pages that a fault
- *	writes back when it rebuilds the page
- * @mapping: a bit per struct page: device-dax mapping and index, which
- *	dax_set_mapping() sets on the first mapping fault and never clears
- * @flags: a bit per struct page for each of od_saved_flags[]: PG_dirty,
- *	which the block layer sets on DAX pages that O_DIRECT reads landed
- *	in, and PG_referenced, which GUP's FOLL_TOUCH sets; nothing clears
- *	them (DAX tracks dirty data in the file's xarray, and ZONE_DEVICE
- *	pages are on no LRU)
+ * struct od_run - struct pages of one vmemmap page that carry the same DAX
+ *	state beyond their init image
+ * @mask: which of the OD_STRUCT_PAGES struct pages; after the run is
+ *	published, bits are only ever cleared (vmemmap_od_forget_dax())
+ * @mapping: a mapping run: their page->mapping, and
+ * @delta: their page->index - pfn
+ * @flags: a flag run: their page->flags ^ the image's, in OD_SAVED_FLAGS
  */
-struct od_saved {
-	u64 mapping;
-	u64 flags[2];
+struct od_run {
+	unsigned long mask;
+	union {
+		struct address_space *mapping;
+		unsigned long flags;
+	};
+	unsigned long delta;
 };
 
-static const int od_saved_flags[] = { PG_dirty, PG_referenced };
+/**
+ * struct od_saved - the DAX state of a reclaimed vmemmap page's struct
+ *	pages that the fault which rebuilds the page writes back
+ * @rcu: freed after a grace period: faults read it under RCU
+ * @nr_mapping: mapping runs, at the start of @run
+ * @nr_runs: all runs
+ * @run: runs of struct pages with the same mapping and index - pfn (an
+ *	fsdax extent, a device-dax range), then runs with the same flags
+ *
+ * An fsdax file's pages get their mapping and index in
+ * dax_associate_entry(), device-dax pages in dax_set_mapping(): both are a
+ * function of where the pages lie, so a contiguous extent gives one run
+ * per vmemmap page, however large the file. Fragmented pages get more runs
+ * (at most one per struct page). A reference, a pin, poison or a shared
+ * (reflinked) fsdax page cannot be rebuilt and keeps its page resident.
+ */
+struct od_saved {
+	struct rcu_head rcu;
+	unsigned short nr_mapping;
+	unsigned short nr_runs;
+	struct od_run run[] __counted_by(nr_runs);
+};
+
+/**
+ * struct od_runs - the DAX state of one vmemmap page being reclaimed
+ * @nr_mapping: runs in @mapping
+ * @nr_flags: runs in @flags
+ * @mapping: its mapping runs
+ * @flags: its flag runs
+ */
+struct od_runs {
+	unsigned short nr_mapping;
+	unsigned short nr_flags;
+	struct od_run mapping[OD_STRUCT_PAGES];
+	struct od_run flags[OD_STRUCT_PAGES];
+};
 
 /**
  * struct od_batch - what one TLB shootdown reclaims
@@ -318,7 +376,7 @@ static const int od_saved_flags[] = { PG_dirty, PG_referenced };
  * @page: the parked vmemmap pages
  * @pte: their PTEs
  * @pwin: their windows
- * @saved: their DAX state to write back when they are rebuilt
+ * @runs: their DAX state to write back when they are rebuilt
  * @uniform: their rebuild image is @tmpl of their window, not in @img
  * @freed: vmemmap addresses of the pages freed
  * @nr_queued: vmemmap addresses in @queued
@@ -342,7 +400,7 @@ struct od_batch {
 	struct page *page[OD_BATCH];
 	pte_t *pte[OD_BATCH];
 	struct vmemmap_od_window *pwin[OD_BATCH];
-	struct od_saved saved[OD_BATCH];
+	struct od_runs runs[OD_BATCH];
 	bool uniform[OD_BATCH];
 	unsigned long freed[OD_BATCH];
 	unsigned int nr_queued;
@@ -553,11 +611,18 @@ static int od_cpu_dead(unsigned int cpu)
 #define OD_HIGH			(2 * OD_BATCH)
 #define OD_LOW			(3 * OD_BATCH)
 
+/* The resident memmap in pages: mapped, page tables and saved state. */
+static long od_resident_pages(void)
+{
+	return atomic_long_read(&od_resident) +
+	       DIV_ROUND_UP(max(atomic_long_read(&od_saved_bytes), 0L), PAGE_SIZE);
+}
+
 /* Pages the resident memmap is over the high watermark; 0 without a budget. */
 static long od_over_mark(void)
 {
 	unsigned long budget = READ_ONCE(od_budget);
-	long over = atomic_long_read(&od_resident) - (long)(budget - OD_HIGH);
+	long over = od_resident_pages() - (long)(budget - OD_HIGH);
 
 	return budget && over > 0 ? over : 0;
 }
@@ -570,7 +635,7 @@ static bool od_over_high(void)
 	 * for a batch more: nobody is throttled for what it cannot take.
 	 */
 	return od_over_mark() &&
-	       atomic_long_read(&od_resident) >= READ_ONCE(od_stuck_at) + OD_BATCH;
+	       od_resident_pages() >= READ_ONCE(od_stuck_at) + OD_BATCH;
 }
 
 static void od_wake_reclaimd(void)
@@ -681,7 +746,8 @@ static void od_page_put(struct od_src *src, int nid, struct page *page)
 
 static void od_account(struct vmemmap_od_window *w, long pages, long pte_tables)
 {
-	long resident = atomic_long_add_return(pages + pte_tables, &od_resident);
+	long resident = atomic_long_add_return(pages + pte_tables, &od_resident) +
+			DIV_ROUND_UP(max(atomic_long_read(&od_saved_bytes), 0L), PAGE_SIZE);
 	long max = atomic_long_read(&od_resident_max);
 
 	atomic_long_add(pages, &w->nr_pages);
@@ -725,6 +791,13 @@ static struct vmemmap_od_window *od_window_of(unsigned long vaddr)
 	return w && pfn >= w->start_pfn && pfn < w->end_pfn ? w : NULL;
 }
 
+/* Windows whose struct pages DAX users give state a rebuild restores. */
+static bool od_is_dax(struct vmemmap_od_window *w)
+{
+	return w->pgmap->type == MEMORY_DEVICE_FS_DAX ||
+	       w->pgmap->type == MEMORY_DEVICE_GENERIC;
+}
+
 /* The struct pages of the vmemmap page at @pfn (the first one's pfn). */
 static unsigned long od_nr_struct_pages(struct vmemmap_od_window *w,
 					unsigned long pfn)
@@ -732,34 +805,10 @@ static unsigned long od_nr_struct_pages(struct vmemmap_od_window *w,
 	return min_t(unsigned long, OD_STRUCT_PAGES, w->end_pfn - pfn);
 }
 
-/* The saved DAX state of the vmemmap page at @pfn. */
-static void od_saved_get(struct vmemmap_od_window *w, unsigned long pfn,
-			 struct od_saved *saved)
+/* The index in @w->saved of the vmemmap page of @pfn. */
+static unsigned long od_saved_index(struct vmemmap_od_window *w, unsigned long pfn)
 {
-	unsigned long idx = (pfn - w->start_pfn) / OD_SAVED_PAGES;
-	int i;
-
-	memset(saved, 0, sizeof(*saved));
-	if (xa_empty(&w->saved))
-		return;
-	for (i = 0; i < OD_STRUCT_PAGES / OD_SAVED_PAGES; i++) {
-		void *entry = xa_load(&w->saved, idx + i);
-		unsigned long v;
-		int f;
-
-		if (!xa_is_value(entry))
-			continue;
-		v = xa_to_value(entry);
-		saved->mapping |= (u64)(v & 0xffff) << (i * OD_SAVED_PAGES);
-		for (f = 0; f < ARRAY_SIZE(od_saved_flags); f++)
-			saved->flags[f] |= (u64)((v >> (16 * (f + 1))) & 0xffff) <<
-					   (i * OD_SAVED_PAGES);
-	}
-}
-
-static bool od_saved_any(const struct od_saved *saved)
-{
-	return saved->mapping || saved->flags[0] || saved->flags[1];
+	return (pfn - w->start_pfn) / OD_STRUCT_PAGES;
 }
 
 /*
@@ -769,24 +818,24 @@ static bool od_saved_any(const struct od_saved *saved)
 static void od_build(struct vmemmap_od_window *w, struct page *map,
 		     unsigned long pfn, const struct od_saved *saved)
 {
-	unsigned long i;
+	unsigned int r, i;
 
 	memmap_init_zone_device_pages(map, pfn, od_nr_struct_pages(w, pfn),
 				      w->start_pfn, w->nid, w->pgmap);
-	if (!od_saved_any(saved))
+	if (!saved)
 		return;
-	/* Pairs with the release in od_rebuildable_dax(): dax_mapping is set. */
-	smp_rmb();
-	for (i = 0; i < OD_STRUCT_PAGES; i++) {
-		int f;
+	for (r = 0; r < saved->nr_runs; r++) {
+		const struct od_run *run = &saved->run[r];
+		unsigned long mask = READ_ONCE(run->mask);
 
-		for (f = 0; f < ARRAY_SIZE(od_saved_flags); f++)
-			if (saved->flags[f] & BIT_ULL(i))
-				map[i].flags |= BIT(od_saved_flags[f]);
-		if (!(saved->mapping & BIT_ULL(i)))
-			continue;
-		map[i].mapping = READ_ONCE(w->dax_mapping);
-		map[i].index = pfn + i + w->dax_delta;
+		for_each_set_bit(i, &mask, OD_STRUCT_PAGES) {
+			if (r < saved->nr_mapping) {
+				map[i].mapping = run->mapping;
+				map[i].index = pfn + i + run->delta;
+			} else {
+				map[i].flags ^= run->flags;
+			}
+		}
 	}
 }
 
@@ -817,7 +866,7 @@ static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 {
 	u64 t0 = local_clock();
 	pmd_t *pmd = od_pmd(vaddr);
-	struct od_saved saved;
+	bool dax = od_is_dax(w);
 	pmd_t pmdval;
 	pte_t *pte, pteval;
 	struct page *page;
@@ -866,16 +915,26 @@ static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 	page = od_page_get(src, w->nid);
 	if (!page)
 		return false;
-	od_saved_get(w, pfn, &saved);
-	od_build(w, page_address(page), pfn, &saved);
+	/* Seen by vmemmap_od_forget_dax() from before we read the state. */
+	if (dax) {
+		atomic_inc(&w->building);
+		smp_mb__after_atomic();
+	}
+	od_build(w, page_address(page), pfn,
+		 dax ? xa_load(&w->saved, od_saved_index(w, pfn)) : NULL);
 	/* Counted before it is installed: see od_free_dying(). */
 	atomic_long_inc(od_table_count(pmd_page(pmdval)));
 	if (!vmemmap_od_cmpxchg_pte(pte, pteval, vmemmap_od_mk_pte(page))) {
+		if (dax)
+			atomic_dec(&w->building);
 		atomic_long_dec(od_table_count(pmd_page(pmdval)));
 		od_page_put(src, w->nid, page);
 		count_vm_event(VMEMMAP_OD_LOST_INSTALLS);
 		return true;
 	}
+	/* Ordered after the install (the cmpxchg is a full barrier). */
+	if (dax)
+		atomic_dec(&w->building);
 	od_account(w, 1, 0);
 	od_lra_add(page, vaddr);
 	od_note_over_high();
@@ -1079,6 +1138,9 @@ static void od_free_resident(struct vmemmap_od_window *w)
 
 /* === Reclaim === */
 
+static int od_save(struct vmemmap_od_window *w, unsigned long pfn,
+		   const struct od_runs *runs, gfp_t gfp);
+
 /* Move what faults pushed since the last call to od_lra's tail, oldest first. */
 static void od_lra_drain(void)
 {
@@ -1088,9 +1150,14 @@ static void od_lra_drain(void)
 	while (node) {
 		struct page *page = container_of((struct list_head *)node,
 						 struct page, lru);
+		unsigned long vaddr = page_private(page) & PAGE_MASK;
+		struct vmemmap_od_window *w = od_window_of(vaddr);
 
 		node = node->next;
 		list_add_tail(&page->lru, &od_lra);
+		/* Rebuilt from its saved state, which the page now holds. */
+		if (w)
+			od_save(w, page_to_pfn((struct page *)vaddr), NULL, GFP_NOWAIT);
 	}
 }
 
@@ -1132,48 +1199,53 @@ static bool od_table_empty(struct page *table)
 	return !atomic_long_read(od_table_count(table));
 }
 
-static bool od_is_dax(struct vmemmap_od_window *w)
+/* Add struct page @i to the run of @runs (@nr of them) for @key, @delta. */
+static void od_run_add(struct od_run *runs, unsigned short *nr,
+		       unsigned long key, unsigned long delta, unsigned int i)
 {
-	return w->pgmap->type == MEMORY_DEVICE_FS_DAX ||
-	       w->pgmap->type == MEMORY_DEVICE_GENERIC;
+	unsigned int r;
+
+	for (r = 0; r < *nr; r++)
+		if (runs[r].flags == key && runs[r].delta == delta)
+			break;
+	if (r == *nr) {
+		runs[r].mask = 0;
+		runs[r].flags = key;
+		runs[r].delta = delta;
+		(*nr)++;
+	}
+	runs[r].mask |= BIT(i);
 }
 
 /*
- * Can @cur, a struct page of a DAX window whose rebuild image @img lacks
- * its DAX state, be rebuilt? If so, add that state to @img and @saved.
+ * Can @cur, struct page @i of a DAX window's vmemmap page at @pfn, which
+ * differs from its init image @img, be rebuilt? If so, make @img the same
+ * and add what it takes to @runs.
  */
 static bool od_rebuildable_dax(struct vmemmap_od_window *w, unsigned long pfn,
 			       unsigned int i, const struct page *cur,
-			       struct page *img, struct od_saved *saved)
+			       struct page *img, struct od_runs *runs)
 {
 	struct address_space *mapping = READ_ONCE(cur->mapping);
-	unsigned long delta = READ_ONCE(cur->index) - pfn;
-	unsigned long flags = READ_ONCE(cur->flags);
-	int f;
+	unsigned long index = READ_ONCE(cur->index);
+	unsigned long flags = READ_ONCE(cur->flags) ^ img->flags;
 
-	if (!od_is_dax(w))
+	if (!od_is_dax(w) || (flags & ~OD_SAVED_FLAGS))
 		return false;
-	for (f = 0; f < ARRAY_SIZE(od_saved_flags); f++) {
-		if (!(flags & ~img->flags & BIT(od_saved_flags[f])))
-			continue;
-		img->flags |= BIT(od_saved_flags[f]);
-		saved->flags[f] |= BIT_ULL(i);
+	if (mapping != img->mapping) {
+		/* Not over a tail's TAIL_MAPPING, not a shared fsdax page. */
+		if (img->mapping || ((unsigned long)mapping & PAGE_MAPPING_FLAGS))
+			return false;
+		od_run_add(runs->mapping, &runs->nr_mapping,
+			   (unsigned long)mapping, index - (pfn + i), i);
+	} else if (index != img->index) {
+		return false;
 	}
-	if (w->pgmap->type == MEMORY_DEVICE_GENERIC && !img->mapping &&
-	    mapping && !((unsigned long)mapping & PAGE_MAPPING_FLAGS)) {
-		if (!w->dax_mapping) {
-			/* The first one seen: every later one must agree. */
-			w->dax_delta = delta;
-			/* Pairs with smp_rmb() in od_build(). */
-			smp_wmb();
-			WRITE_ONCE(w->dax_mapping, mapping);
-		}
-		if (mapping == w->dax_mapping && delta == w->dax_delta) {
-			img->mapping = mapping;
-			img->index = pfn + delta;
-			saved->mapping |= BIT_ULL(i);
-		}
-	}
+	if (flags)
+		od_run_add(runs->flags, &runs->nr_flags, flags, 0, i);
+	img->flags ^= flags;
+	img->mapping = mapping;
+	img->index = index;
 	return !memcmp(img, cur, sizeof(*img));
 }
 
@@ -1181,16 +1253,17 @@ static bool od_rebuildable_dax(struct vmemmap_od_window *w, unsigned long pfn,
  * Would a fault rebuild the vmemmap page @cur, whose first struct page is
  * @pfn's, byte for byte? Its rebuild image is @w's template in every
  * struct page (*@uniform), or is built in @img, with the DAX state it
- * needs in @saved (see struct od_saved).
+ * needs in @runs (see struct od_saved).
  */
 static bool od_rebuildable(struct vmemmap_od_window *w, unsigned long pfn,
 			   const struct page *cur, struct page *img,
-			   struct od_saved *saved, bool *uniform)
+			   struct od_runs *runs, bool *uniform)
 {
 	const unsigned long nr = od_nr_struct_pages(w, pfn);
 	unsigned long i;
 
-	memset(saved, 0, sizeof(*saved));
+	runs->nr_mapping = 0;
+	runs->nr_flags = 0;
 	*uniform = false;
 	if (w->tmpl) {
 		for (i = 0; i < nr; i++)
@@ -1200,36 +1273,77 @@ static bool od_rebuildable(struct vmemmap_od_window *w, unsigned long pfn,
 		if (*uniform || !od_is_dax(w))
 			return *uniform;
 	}
-	od_build(w, img, pfn, saved);
+	od_build(w, img, pfn, NULL);
 	for (i = 0; i < nr; i++)
 		if (memcmp(&img[i], &cur[i], sizeof(*img)) &&
-		    !od_rebuildable_dax(w, pfn + i, i, &cur[i], &img[i], saved))
+		    !od_rebuildable_dax(w, pfn, i, &cur[i], &img[i], runs))
 			return false;
 	return true;
 }
 
-/* Record @saved for the vmemmap page at @pfn, for the fault that rebuilds it. */
-static int od_save(struct vmemmap_od_window *w, unsigned long pfn,
-		   const struct od_saved *saved, gfp_t gfp)
+/* Saved state of @nr_runs runs takes this much memory. */
+static size_t od_saved_size(unsigned int nr_runs)
 {
-	unsigned long idx = (pfn - w->start_pfn) / OD_SAVED_PAGES;
-	int i, ret;
+	return kmalloc_size_roundup(struct_size_t(struct od_saved, run, nr_runs));
+}
 
-	for (i = 0; i < OD_STRUCT_PAGES / OD_SAVED_PAGES; i++) {
-		unsigned long v = (saved->mapping >> (i * OD_SAVED_PAGES)) & 0xffff;
-		int f;
+static void od_saved_free(struct od_saved *saved)
+{
+	if (!saved)
+		return;
+	atomic_long_sub(od_saved_size(saved->nr_runs), &od_saved_bytes);
+	kfree_rcu(saved, rcu);
+}
 
-		for (f = 0; f < ARRAY_SIZE(od_saved_flags); f++)
-			v |= ((saved->flags[f] >> (i * OD_SAVED_PAGES)) & 0xffff) <<
-			     (16 * (f + 1));
+/* Drop all of @w's saved state: no fault can reach @w any more. */
+static void od_saved_destroy(struct vmemmap_od_window *w)
+{
+	struct od_saved *saved;
+	unsigned long idx;
 
-		if (!v && !xa_load(&w->saved, idx + i))
-			continue;
-		ret = xa_err(xa_store(&w->saved, idx + i, v ? xa_mk_value(v) : NULL,
-				      gfp));
-		if (ret)
-			return ret;
+	xa_for_each(&w->saved, idx, saved) {
+		atomic_long_sub(od_saved_size(saved->nr_runs), &od_saved_bytes);
+		kfree(saved);
 	}
+	xa_destroy(&w->saved);
+}
+
+/*
+ * Record @runs for the vmemmap page at @pfn, for the fault that rebuilds
+ * it; with none, drop what was recorded. What was there before belonged to
+ * a page that is mapped, and goes.
+ */
+static int od_save(struct vmemmap_od_window *w, unsigned long pfn,
+		   const struct od_runs *runs, gfp_t gfp)
+{
+	unsigned int nr_runs = runs ? runs->nr_mapping + runs->nr_flags : 0;
+	unsigned long idx = od_saved_index(w, pfn);
+	struct od_saved *saved, *old;
+
+	if (!nr_runs) {
+		if (!xa_load(&w->saved, idx))
+			return 0;
+		spin_lock_irq(&w->saved_lock);
+		old = xa_erase(&w->saved, idx);
+		spin_unlock_irq(&w->saved_lock);
+		od_saved_free(old);
+		return 0;
+	}
+	saved = kmalloc(struct_size(saved, run, nr_runs), gfp | __GFP_NOWARN);
+	if (!saved)
+		return -ENOMEM;
+	saved->nr_mapping = runs->nr_mapping;
+	saved->nr_runs = nr_runs;
+	memcpy(saved->run, runs->mapping, runs->nr_mapping * sizeof(*saved->run));
+	memcpy(saved->run + runs->nr_mapping, runs->flags,
+	       runs->nr_flags * sizeof(*saved->run));
+	old = xa_store_irq(&w->saved, idx, saved, gfp);
+	if (xa_is_err(old)) {
+		kfree(saved);
+		return xa_err(old);
+	}
+	atomic_long_add(od_saved_size(nr_runs), &od_saved_bytes);
+	od_saved_free(old);
 	return 0;
 }
 
@@ -1293,7 +1407,7 @@ static bool od_park_page(struct od_batch *b, struct page *page)
 
 	if (od_head_busy(w, pfn) ||
 	    !od_rebuildable(w, pfn, page_address(page),
-			    b->img + n * OD_STRUCT_PAGES, &b->saved[n],
+			    b->img + n * OD_STRUCT_PAGES, &b->runs[n],
 			    &b->uniform[n])) {
 		od_set_live(page, true);
 		count_vm_event(VMEMMAP_OD_LIVE_SKIPPED);
@@ -1405,6 +1519,17 @@ static inline void od_before_flush(struct od_batch *b)
 }
 #endif
 
+/* Step 4's unmap of a parked page, under @w->saved_lock. */
+static bool od_unmap_parked(struct vmemmap_od_window *w, pte_t *pte, pte_t parked)
+{
+	bool ok;
+
+	spin_lock_irq(&w->saved_lock);
+	ok = vmemmap_od_cmpxchg_pte(pte, parked, __pte(0));
+	spin_unlock_irq(&w->saved_lock);
+	return ok;
+}
+
 /*
  * Steps 3 and 4, after the batch's TLB flush: free the pages that are still
  * rebuildable, put the others back; unhook the parked tables that are still
@@ -1433,9 +1558,13 @@ static unsigned int od_finish(struct od_batch *b, gfp_t gfp,
 			same = !memcmp(b->img + i * OD_STRUCT_PAGES, cur,
 				       nr * sizeof(*cur));
 		}
+		/*
+		 * The state is saved before the page goes, and
+		 * vmemmap_od_forget_dax() finds it saved or the page parked.
+		 */
 		if (same && !od_head_busy(w, pfn) &&
-		    !od_save(w, pfn, &b->saved[i], gfp) &&
-		    vmemmap_od_cmpxchg_pte(b->pte[i], parked, __pte(0))) {
+		    !od_save(w, pfn, b->uniform[i] ? NULL : &b->runs[i], gfp) &&
+		    od_unmap_parked(w, b->pte[i], parked)) {
 			atomic_long_dec(od_table_count(virt_to_page(b->pte[i])));
 			atomic_long_dec(&od_lra_nr);
 			set_page_private(page, 0);
@@ -1445,6 +1574,7 @@ static unsigned int od_finish(struct od_batch *b, gfp_t gfp,
 			continue;
 		}
 		/* Written since it was parked, or a fault put it back already. */
+		od_save(w, pfn, NULL, gfp);
 		if (vmemmap_od_cmpxchg_pte(b->pte[i], parked, vmemmap_od_mk_pte(page))) {
 			count_vm_event(VMEMMAP_OD_PUT_BACK);
 			(*nr_put_back)++;
@@ -1582,7 +1712,7 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 		 * populated, before it could touch it).
 		 */
 		while (b->nr_pages < OD_BATCH &&
-		       atomic_long_read(&od_resident) - b->nr_dying > low) {
+		       od_resident_pages() - b->nr_dying > low) {
 			struct list_head *from;
 			struct page *page;
 
@@ -1608,7 +1738,7 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 		}
 		/* Queued tables wait for a batch of pages to share its flush. */
 		if (!b->nr_pages) {
-			long resident = atomic_long_read(&od_resident);
+			long resident = od_resident_pages();
 
 			/*
 			 * Over @low only by those dying tables: where it may
@@ -1695,7 +1825,7 @@ static unsigned long od_reclaim_budget(bool live)
 		 * is left to look at (a pass that chases producers is not).
 		 */
 		WRITE_ONCE(od_stuck_at, (ran_out || !freed) && od_over_mark() ?
-			   atomic_long_read(&od_resident) : 0);
+			   od_resident_pages() : 0);
 	}
 	mutex_unlock(&od_reclaim_lock);
 	wake_up_all(&od_throttle_wq);
@@ -1826,13 +1956,13 @@ out:
 /* The reclaimer's batch, while any window exists. Under od_lock. */
 static int od_batch_alloc(void)
 {
-	struct od_batch *b = kzalloc(sizeof(*b), GFP_KERNEL);
+	struct od_batch *b = kvzalloc(sizeof(*b), GFP_KERNEL);
 
 	if (!b)
 		return -ENOMEM;
 	b->img = vmalloc(OD_BATCH * PAGE_SIZE);
 	if (!b->img) {
-		kfree(b);
+		kvfree(b);
 		return -ENOMEM;
 	}
 	mutex_lock(&od_reclaim_lock);
@@ -1851,7 +1981,7 @@ static void od_batch_free(void)
 	mutex_unlock(&od_reclaim_lock);
 	if (b)
 		vfree(b->img);
-	kfree(b);
+	kvfree(b);
 }
 
 /* === Public interface === */
@@ -1943,7 +2073,9 @@ int vmemmap_od_register(struct dev_pagemap *pgmap, int range_id, int nid)
 	w->start_pfn = start_pfn;
 	w->end_pfn = end_pfn;
 	w->nid = nid;
-	xa_init(&w->saved);
+	/* Also changed under fsdax's i_pages lock, which IRQs take. */
+	xa_init_flags(&w->saved, XA_FLAGS_LOCK_IRQ);
+	spin_lock_init(&w->saved_lock);
 	if (od_make_template(w)) {
 		kfree(w);
 		return -ENOMEM;
@@ -2039,7 +2171,7 @@ void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id)
 	od_lra_del_window(&od_live, w);
 	od_free_resident(w);
 	mutex_unlock(&od_reclaim_lock);
-	xa_destroy(&w->saved);
+	od_saved_destroy(w);
 
 	/*
 	 * No longer findable, so vmemmap_free() takes the window's empty
@@ -2189,6 +2321,76 @@ bool __vmemmap_od_pfn_mapped(unsigned long pfn)
 }
 EXPORT_SYMBOL_GPL(__vmemmap_od_pfn_mapped);
 NOKPROBE_SYMBOL(__vmemmap_od_pfn_mapped);
+
+/* Is the vmemmap page at @vaddr neither mapped nor parked? Under RCU. */
+static bool od_vaddr_none(unsigned long vaddr)
+{
+	pmd_t *pmd = od_pmd(vaddr);
+	pmd_t pmdval;
+
+	if (!pmd)
+		return false;
+	pmdval = READ_ONCE(*pmd);
+	/* A parked table is empty: only the reclaimer parks, and checks. */
+	if (pmd_none(pmdval) || !pmd_present(pmdval))
+		return true;
+	return !pmd_leaf(pmdval) && pte_none(ptep_get(od_pte(pmdval, vaddr)));
+}
+
+/**
+ * __vmemmap_od_forget_dax - vmemmap_od_forget_dax() for a pfn in the bounds
+ * @pfn: the pfn
+ * @mapping: the mapping its fsdax entry belongs to
+ *
+ * Return: true if @pfn's struct page is in an on-demand window, is not
+ * resident, and its saved mapping and index are dropped; else false.
+ */
+bool __vmemmap_od_forget_dax(unsigned long pfn, struct address_space *mapping)
+{
+	unsigned long vaddr = od_vaddr(pfn) & PAGE_MASK;
+	unsigned int i = pfn % OD_STRUCT_PAGES, r;
+	struct vmemmap_od_window *w;
+	struct od_saved *saved;
+	unsigned long flags;
+	bool none = false;
+
+	rcu_read_lock();
+	w = od_window_of(vaddr);
+	if (!w || !od_is_dax(w))
+		goto out;
+	spin_lock_irqsave(&w->saved_lock, flags);
+	saved = xa_load(&w->saved, od_saved_index(w, pfn));
+	if (saved) {
+		unsigned long left = 0;
+
+		for (r = 0; r < saved->nr_mapping; r++) {
+			if (test_bit(i, &saved->run[r].mask)) {
+				WARN_ON_ONCE(saved->run[r].mapping != mapping);
+				clear_bit(i, &saved->run[r].mask);
+			}
+		}
+		for (r = 0; r < saved->nr_runs; r++)
+			left |= READ_ONCE(saved->run[r].mask);
+		/* The last of an evicted file's pages: the state goes. */
+		if (!left && xa_cmpxchg(&w->saved, od_saved_index(w, pfn),
+					saved, NULL, 0) == saved)
+			od_saved_free(saved);
+	}
+	/*
+	 * A fault that read the bit before we cleared it is counted in
+	 * building until it has installed its page, and one that did not
+	 * count itself yet reads it cleared (both sides: a full barrier
+	 * between the write and the read). Under saved_lock, the reclaimer
+	 * cannot unmap a page whose state it saved before we looked.
+	 */
+	smp_mb();
+	none = !atomic_read_acquire(&w->building) && od_vaddr_none(vaddr);
+	spin_unlock_irqrestore(&w->saved_lock, flags);
+out:
+	rcu_read_unlock();
+	return none;
+}
+EXPORT_SYMBOL_GPL(__vmemmap_od_forget_dax);
 
 /**
  * vmemmap_od_populate - populate the struct pages of device pfns
@@ -2345,7 +2547,7 @@ static ssize_t resident_kb_show(struct kobject *kobj,
 				struct kobj_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%ld\n",
-			  atomic_long_read(&od_resident) << (PAGE_SHIFT - 10));
+			  od_resident_pages() << (PAGE_SHIFT - 10));
 }
 
 static struct kobj_attribute resident_kb_attr = __ATTR_RO(resident_kb);
@@ -2368,7 +2570,7 @@ static ssize_t resident_max_kb_store(struct kobject *kobj,
 		pr_warn_once("vmemmap_od: resident_max_kb: only 0 (reset) can be written\n");
 		return -EINVAL;
 	}
-	atomic_long_set(&od_resident_max, atomic_long_read(&od_resident));
+	atomic_long_set(&od_resident_max, od_resident_pages());
 	return count;
 }
 

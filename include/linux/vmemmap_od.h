@@ -15,6 +15,7 @@
 #include <linux/jump_label.h>
 #include <linux/types.h>
 
+struct address_space;
 struct dev_pagemap;
 struct pt_regs;
 
@@ -46,6 +47,7 @@ int vmemmap_od_throttle(void);
 int vmemmap_od_populate(unsigned long pfn, unsigned long nr_pages, gfp_t gfp);
 int vmemmap_od_preload(gfp_t gfp);
 bool __vmemmap_od_pfn_mapped(unsigned long pfn);
+bool __vmemmap_od_forget_dax(unsigned long pfn, struct address_space *mapping);
 void __vmemmap_od_handle_over_high(void);
 
 #if IS_ENABLED(CONFIG_VMEMMAP_OD_KUNIT_TEST)
@@ -104,6 +106,29 @@ static __always_inline bool vmemmap_od_pfn_mapped(unsigned long pfn)
 	return __vmemmap_od_pfn_mapped(pfn);
 }
 
+/**
+ * vmemmap_od_forget_dax - clear the fsdax association of a struct page
+ *	that is not resident
+ * @pfn: a pfn whose page->mapping and page->index the caller is about to
+ *	clear (dax_disassociate_entry())
+ * @mapping: the mapping they were set to
+ *
+ * A struct page that reclaim took was idle (no reference, not shared):
+ * instead of faulting it back just to clear it, drop the mapping and index
+ * saved for its rebuild. Called with IRQs off or under a spinlock.
+ *
+ * Return: true if @pfn's struct page is in an on-demand window and not
+ * resident, and is now as cleared: the caller must not touch it. False
+ * otherwise (one compare for a pfn in no window): clear it as usual.
+ */
+static __always_inline bool vmemmap_od_forget_dax(unsigned long pfn,
+						  struct address_space *mapping)
+{
+	if (!is_vmemmap_od_address((unsigned long)pfn_to_page(pfn)))
+		return false;
+	return __vmemmap_od_forget_dax(pfn, mapping);
+}
+
 #else /* CONFIG_VMEMMAP_ON_DEMAND */
 
 static inline bool vmemmap_od_supported(void)
@@ -140,6 +165,12 @@ static inline bool vmemmap_od_fault(struct pt_regs *regs, unsigned long addr)
 static inline bool vmemmap_od_pfn_mapped(unsigned long pfn)
 {
 	return true;
+}
+
+static inline bool vmemmap_od_forget_dax(unsigned long pfn,
+					 struct address_space *mapping)
+{
+	return false;
 }
 
 static inline int vmemmap_od_populate(unsigned long pfn, unsigned long nr_pages,

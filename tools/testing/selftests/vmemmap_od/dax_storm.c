@@ -21,6 +21,7 @@
  *
  * Environment:
  *   DAX_STORM_TARGET     /dev/daxX.Y, or a file on a DAX filesystem
+ *                        (created, DAX_STORM_SIZE long, deleted at the end)
  *   DAX_STORM_SOURCE     file to read with O_DIRECT (at least 1 MiB)
  *   DAX_STORM_SIZE       bytes of the target to map (default 1 GiB)
  *   DAX_STORM_THREADS    threads (default 2 x online CPUs)
@@ -37,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,6 +139,8 @@ TEST_F_TIMEOUT(dax_storm, user_space_keeps_budget, 300)
 	long rec0, thr0, live0, shoot0, max_kb, res0, rec, thr;
 	struct stormer *w;
 	pthread_t *tid;
+	bool created = false;
+	struct stat st;
 	char buf[32];
 	int fd, i;
 
@@ -147,8 +151,17 @@ TEST_F_TIMEOUT(dax_storm, user_space_keeps_budget, 300)
 		TH_LOG("no " OD_SYSFS "resident_max_kb");
 	s.size = env_num("DAX_STORM_SIZE", 1UL << 30) & ~(MAP_ALIGN - 1);
 	ASSERT_LT(0, s.size);
-	fd = open(target, O_RDWR);
-	ASSERT_LE(0, fd) TH_LOG("open %s: %s", target, strerror(errno));
+	if (stat(target, &st) || S_ISREG(st.st_mode)) {
+		/* A file on a DAX filesystem: made for the run, in use all along. */
+		fd = open(target, O_RDWR | O_CREAT | O_TRUNC, 0644);
+		ASSERT_LE(0, fd) TH_LOG("open %s: %s", target, strerror(errno));
+		created = true;
+		ASSERT_EQ(0, posix_fallocate(fd, 0, s.size))
+			TH_LOG("fallocate %s: %zu bytes", target, s.size);
+	} else {
+		fd = open(target, O_RDWR);
+		ASSERT_LE(0, fd) TH_LOG("open %s: %s", target, strerror(errno));
+	}
 	s.map = mmap(NULL, s.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, s.map) TH_LOG("mmap %s: %s", target, strerror(errno));
 
@@ -211,6 +224,8 @@ TEST_F_TIMEOUT(dax_storm, user_space_keeps_budget, 300)
 		TH_LOG("no task was throttled: the storm never outran the reclaimer");
 	munmap(s.map, s.size);
 	close(fd);
+	if (created)
+		unlink(target);
 	free(w);
 	free(tid);
 }
