@@ -220,7 +220,7 @@ struct vmemmap_od_window {
 	struct page *tmpl;
 	int idle_head_ref;
 	struct xarray saved;
-	spinlock_t saved_lock;
+	spinlock_t saved_lock;		/* see vmemmap_od_forget_dax() */
 	atomic_t building;
 	struct list_head list;
 };
@@ -915,9 +915,9 @@ static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 	page = od_page_get(src, w->nid);
 	if (!page)
 		return false;
-	/* Seen by vmemmap_od_forget_dax() from before we read the state. */
 	if (dax) {
 		atomic_inc(&w->building);
+		/* Seen by vmemmap_od_forget_dax() before we read the state. */
 		smp_mb__after_atomic();
 	}
 	od_build(w, page_address(page), pfn,

@@ -17,7 +17,10 @@
  * Checked: no read or write failed; the kernel's high-water mark of the
  * resident memmap (resident_max_kb, reset at the start) stayed within one
  * reclaim batch (64 vmemmap pages, 256 kB) of the budget; reclaim freed
- * pages. Printed: the throttles, the reclaim counters and the rate.
+ * pages; for a file it made, deleting it faulted in fewer vmemmap pages
+ * than a sixteenth of the file's (the struct pages reclaim took are left
+ * alone when the file's mapping is cleared). Printed: the throttles, the
+ * reclaim counters and the rate.
  *
  * Environment:
  *   DAX_STORM_TARGET     /dev/daxX.Y, or a file on a DAX filesystem
@@ -224,8 +227,24 @@ TEST_F_TIMEOUT(dax_storm, user_space_keeps_budget, 300)
 		TH_LOG("no task was throttled: the storm never outran the reclaimer");
 	munmap(s.map, s.size);
 	close(fd);
-	if (created)
-		unlink(target);
+	if (created) {
+		/*
+		 * Deleting the file clears the mapping of every struct page
+		 * its DAX entries associated (nearly all of its 4096 vmemmap
+		 * pages' worth): those reclaim took are left alone, not
+		 * faulted back just to be cleared.
+		 */
+		long f0 = read_vmstat("vmemmap_od_faults"), faults;
+		long kb0 = read_long(OD_SYSFS "resident_kb");
+
+		ASSERT_EQ(0, unlink(target));
+		faults = read_vmstat("vmemmap_od_faults") - f0;
+		ksft_print_msg("unlink of the %zu MiB file: %ld vmemmap pages faulted in, resident_kb %ld -> %ld\n",
+			       s.size >> 20, faults, kb0,
+			       read_long(OD_SYSFS "resident_kb"));
+		EXPECT_GT((long)(s.size >> 22), faults)
+			TH_LOG("the unlink faulted the file's memmap back in");
+	}
 	free(w);
 	free(tid);
 }
