@@ -89,7 +89,9 @@
  * with cmpxchg ("parked P" to "maps P"; vmemmap_od_rescued), then retries.
  * So an access either reaches P before step 4's cmpxchg, which then fails
  * or sees its write and keeps P, or faults after it and gets a fresh page
- * built from the same image: no update is lost, no CPU keeps a TLB entry
+ * built from the same image (the init image and, for DAX pages, the state
+ * saved before step 4; see vmemmap_od_forget_dax() for state that fsdax
+ * clears meanwhile): no update is lost, no CPU keeps a TLB entry
  * to a freed page, and the fault handler never waits: it only ever does a
  * cmpxchg the reclaimer may have beaten. Only the reclaimer parks, so a
  * parked entry cannot come back under a stale fault's cmpxchg (and if P
@@ -174,8 +176,8 @@
 /*
  * Page flags that GUP (folio_mark_accessed(), MGLRU's folio_inc_refs()),
  * the block layer (bio_set_pages_dirty() after an O_DIRECT read) and page
- * waiters set on DAX pages and nothing clears, as ZONE_DEVICE pages are on
- * no LRU: a rebuild writes them back (struct od_saved).
+ * waiters leave on DAX pages, which are on no LRU and which nothing else
+ * reads: a rebuild writes them back as they were (struct od_saved).
  */
 #ifdef CONFIG_LRU_GEN
 #define OD_LRU_REFS		LRU_REFS_MASK
@@ -185,6 +187,10 @@
 #define OD_SAVED_FLAGS		(BIT(PG_dirty) | BIT(PG_referenced) |		\
 				 BIT(PG_active) | BIT(PG_workingset) |		\
 				 BIT(PG_waiters) | OD_LRU_REFS)
+/* Counters of faults building DAX pages, per window (one cache line). */
+#define OD_BUILDING_SLOTS	16
+/* How long vmemmap_od_forget_dax() waits for such a fault, in cpu_relax(). */
+#define OD_FORGET_SPINS		10000
 
 /**
  * struct vmemmap_od_window - the on-demand vmemmap of one pgmap range
@@ -204,8 +210,9 @@
  *	by the reclaimer before the page goes, dropped once it is back
  * @saved_lock: orders vmemmap_od_forget_dax() against the reclaimer's
  *	unmapping of a page whose state it saved
- * @building: faults of this window between reading @saved and installing
- *	the page they built from it (see vmemmap_od_forget_dax())
+ * @building: faults between reading @saved and installing the page they
+ *	built from it, by vmemmap page index modulo OD_BUILDING_SLOTS (see
+ *	vmemmap_od_forget_dax())
  * @list: in od_windows_list, under od_lock
  */
 struct vmemmap_od_window {
@@ -221,7 +228,7 @@ struct vmemmap_od_window {
 	int idle_head_ref;
 	struct xarray saved;
 	spinlock_t saved_lock;		/* see vmemmap_od_forget_dax() */
-	atomic_t building;
+	atomic_t building[OD_BUILDING_SLOTS];
 	struct list_head list;
 };
 
@@ -244,7 +251,7 @@ const struct vmemmap_od_bounds *vmemmap_od_bounds = &od_bounds_slot[0];
 static atomic_long_t od_resident;
 /* Memory of the saved DAX state (struct od_saved), in bytes. */
 static atomic_long_t od_saved_bytes;
-/* Its high-water mark since resident_max_kb was last reset. */
+/* The high-water mark of od_resident_pages() since resident_max_kb was reset. */
 static atomic_long_t od_resident_max;
 
 /*
@@ -811,6 +818,12 @@ static unsigned long od_saved_index(struct vmemmap_od_window *w, unsigned long p
 	return (pfn - w->start_pfn) / OD_STRUCT_PAGES;
 }
 
+/* The count of faults building the vmemmap page of @pfn (and others). */
+static atomic_t *od_building(struct vmemmap_od_window *w, unsigned long pfn)
+{
+	return &w->building[od_saved_index(w, pfn) % OD_BUILDING_SLOTS];
+}
+
 /*
  * Build in @map what the fault path writes for the vmemmap page at @pfn:
  * memmap_init_zone_device()'s struct pages, then the DAX state in @saved.
@@ -820,6 +833,7 @@ static void od_build(struct vmemmap_od_window *w, struct page *map,
 {
 	unsigned int r, i;
 
+	BUILD_BUG_ON(OD_STRUCT_PAGES > BITS_PER_LONG);
 	memmap_init_zone_device_pages(map, pfn, od_nr_struct_pages(w, pfn),
 				      w->start_pfn, w->nid, w->pgmap);
 	if (!saved)
@@ -916,7 +930,7 @@ static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 	if (!page)
 		return false;
 	if (dax) {
-		atomic_inc(&w->building);
+		atomic_inc(od_building(w, pfn));
 		/* Seen by vmemmap_od_forget_dax() before we read the state. */
 		smp_mb__after_atomic();
 	}
@@ -926,7 +940,7 @@ static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 	atomic_long_inc(od_table_count(pmd_page(pmdval)));
 	if (!vmemmap_od_cmpxchg_pte(pte, pteval, vmemmap_od_mk_pte(page))) {
 		if (dax)
-			atomic_dec(&w->building);
+			atomic_dec(od_building(w, pfn));
 		atomic_long_dec(od_table_count(pmd_page(pmdval)));
 		od_page_put(src, w->nid, page);
 		count_vm_event(VMEMMAP_OD_LOST_INSTALLS);
@@ -934,7 +948,7 @@ static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 	}
 	/* Ordered after the install (the cmpxchg is a full barrier). */
 	if (dax)
-		atomic_dec(&w->building);
+		atomic_dec(od_building(w, pfn));
 	od_account(w, 1, 0);
 	od_lra_add(page, vaddr);
 	od_note_over_high();
@@ -995,6 +1009,7 @@ static int od_populate_gfp(struct vmemmap_od_window *w, unsigned long vaddr,
 			   struct od_src *src, gfp_t gfp)
 {
 	unsigned long pfn = page_to_pfn((struct page *)vaddr);
+	unsigned long flags;
 	int tries, i;
 	bool ok;
 
@@ -1008,9 +1023,18 @@ static int od_populate_gfp(struct vmemmap_od_window *w, unsigned long vaddr,
 			if (!src->spare[i])
 				return -ENOMEM;
 		}
+		/*
+		 * As in the fault handler, with IRQs off: a reclaimer's TLB
+		 * flush waits for us, so what we install from empty was built
+		 * from saved state that is still current (see
+		 * vmemmap_od_forget_dax()), and no page of ours lands in a
+		 * table the reclaimer checked empty after its flush.
+		 */
+		local_irq_save(flags);
 		rcu_read_lock();
 		ok = od_populate(w, vaddr, pfn, src) && od_vaddr_mapped(vaddr);
 		rcu_read_unlock();
+		local_irq_restore(flags);
 		if (ok)
 			return 0;
 	}
@@ -1141,6 +1165,16 @@ static void od_free_resident(struct vmemmap_od_window *w)
 static int od_save(struct vmemmap_od_window *w, unsigned long pfn,
 		   const struct od_runs *runs, gfp_t gfp);
 
+/* Does the vmemmap PTE at @vaddr map @page? Under od_reclaim_lock. */
+static bool od_maps(unsigned long vaddr, struct page *page)
+{
+	pmd_t *pmd = od_pmd(vaddr);
+	pmd_t pmdval = pmd ? READ_ONCE(*pmd) : __pmd(0);
+
+	return pmd_present(pmdval) && !pmd_leaf(pmdval) &&
+	       pte_same(ptep_get(od_pte(pmdval, vaddr)), vmemmap_od_mk_pte(page));
+}
+
 /* Move what faults pushed since the last call to od_lra's tail, oldest first. */
 static void od_lra_drain(void)
 {
@@ -1155,8 +1189,11 @@ static void od_lra_drain(void)
 
 		node = node->next;
 		list_add_tail(&page->lru, &od_lra);
-		/* Rebuilt from its saved state, which the page now holds. */
-		if (w)
+		/*
+		 * Rebuilt from its saved state, which the page now holds;
+		 * not one a late fault put in a table being freed.
+		 */
+		if (w && od_maps(vaddr, page))
 			od_save(w, page_to_pfn((struct page *)vaddr), NULL, GFP_NOWAIT);
 	}
 }
@@ -1233,8 +1270,12 @@ static bool od_rebuildable_dax(struct vmemmap_od_window *w, unsigned long pfn,
 	if (!od_is_dax(w) || (flags & ~OD_SAVED_FLAGS))
 		return false;
 	if (mapping != img->mapping) {
-		/* Not over a tail's TAIL_MAPPING, not a shared fsdax page. */
-		if (img->mapping || ((unsigned long)mapping & PAGE_MAPPING_FLAGS))
+		/*
+		 * Not over a tail's TAIL_MAPPING or a folio's fields in its
+		 * second page, not a shared fsdax page.
+		 */
+		if (img->mapping || (READ_ONCE(img->compound_head) & 1) ||
+		    ((unsigned long)mapping & PAGE_MAPPING_FLAGS))
 			return false;
 		od_run_add(runs->mapping, &runs->nr_mapping,
 			   (unsigned long)mapping, index - (pfn + i), i);
@@ -1247,6 +1288,12 @@ static bool od_rebuildable_dax(struct vmemmap_od_window *w, unsigned long pfn,
 	img->mapping = mapping;
 	img->index = index;
 	return !memcmp(img, cur, sizeof(*img));
+}
+
+/* Saved state of @nr_runs runs takes this much memory. */
+static size_t od_saved_size(unsigned int nr_runs)
+{
+	return kmalloc_size_roundup(struct_size_t(struct od_saved, run, nr_runs));
 }
 
 /*
@@ -1278,13 +1325,8 @@ static bool od_rebuildable(struct vmemmap_od_window *w, unsigned long pfn,
 		if (memcmp(&img[i], &cur[i], sizeof(*img)) &&
 		    !od_rebuildable_dax(w, pfn, i, &cur[i], &img[i], runs))
 			return false;
-	return true;
-}
-
-/* Saved state of @nr_runs runs takes this much memory. */
-static size_t od_saved_size(unsigned int nr_runs)
-{
-	return kmalloc_size_roundup(struct_size_t(struct od_saved, run, nr_runs));
+	/* So fragmented that saving it would save little: it stays. */
+	return od_saved_size(runs->nr_mapping + runs->nr_flags) <= PAGE_SIZE / 4;
 }
 
 static void od_saved_free(struct od_saved *saved)
@@ -2331,10 +2373,16 @@ static bool od_vaddr_none(unsigned long vaddr)
 	if (!pmd)
 		return false;
 	pmdval = READ_ONCE(*pmd);
-	/* A parked table is empty: only the reclaimer parks, and checks. */
-	if (pmd_none(pmdval) || !pmd_present(pmdval))
+	if (pmd_none(pmdval))
 		return true;
-	return !pmd_leaf(pmdval) && pte_none(ptep_get(od_pte(pmdval, vaddr)));
+	/*
+	 * A parked table still names its table, which RCU keeps: a fault
+	 * that found it present before it was parked may have installed a
+	 * page in it since (the reclaimer puts such a table back).
+	 */
+	if (pmd_present(pmdval) && pmd_leaf(pmdval))
+		return false;
+	return pte_none(ptep_get(od_pte(pmdval, vaddr)));
 }
 
 /**
@@ -2353,6 +2401,7 @@ bool __vmemmap_od_forget_dax(unsigned long pfn, struct address_space *mapping)
 	struct od_saved *saved;
 	unsigned long flags;
 	bool none = false;
+	int spins;
 
 	rcu_read_lock();
 	w = od_window_of(vaddr);
@@ -2381,16 +2430,29 @@ bool __vmemmap_od_forget_dax(unsigned long pfn, struct address_space *mapping)
 	 * building until it has installed its page, and one that did not
 	 * count itself yet reads it cleared (both sides: a full barrier
 	 * between the write and the read). Under saved_lock, the reclaimer
-	 * cannot unmap a page whose state it saved before we looked.
+	 * cannot unmap a page whose state it saved before we looked. While
+	 * such a fault is under way (it never waits, so not for long), wait:
+	 * it installs the page, or was building another one; giving up
+	 * leaves the caller to write the struct page, which may take a page
+	 * from the fault path's reserve.
 	 */
 	smp_mb();
-	none = !atomic_read_acquire(&w->building) && od_vaddr_none(vaddr);
+	for (spins = 0; spins < OD_FORGET_SPINS; spins++) {
+		int busy = atomic_read_acquire(od_building(w, pfn));
+
+		if (!od_vaddr_none(vaddr))
+			break;
+		if (!busy) {
+			none = true;
+			break;
+		}
+		cpu_relax();
+	}
 	spin_unlock_irqrestore(&w->saved_lock, flags);
 out:
 	rcu_read_unlock();
 	return none;
 }
-EXPORT_SYMBOL_GPL(__vmemmap_od_forget_dax);
 
 /**
  * vmemmap_od_populate - populate the struct pages of device pfns
