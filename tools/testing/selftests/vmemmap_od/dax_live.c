@@ -205,7 +205,8 @@ FIXTURE_SETUP(dax_live)
 			int fd;
 
 			snprintf(p, sizeof(self->paths[i]), "%s/dax_live.%zu", tgt, i);
-			fd = self->fds[i] = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+			fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+			self->fds[i] = fd;
 			ASSERT_LE(0, fd) TH_LOG("%s: %s", p, strerror(errno));
 			ASSERT_EQ(0, posix_fallocate(fd, 0, fsize));
 			ASSERT_EQ(self->map + i * fsize,

@@ -239,8 +239,8 @@ TEST_F_TIMEOUT(dax_storm, user_space_keeps_budget, 300)
 
 		ASSERT_EQ(0, unlink(target));
 		faults = read_vmstat("vmemmap_od_faults") - f0;
-		ksft_print_msg("unlink of the %zu MiB file: %ld vmemmap pages faulted in, resident_kb %ld -> %ld\n",
-			       s.size >> 20, faults, kb0,
+		ksft_print_msg("unlink of the %zu MiB file: %ld vmemmap pages faulted in, %s %ld -> %ld\n",
+			       s.size >> 20, faults, "resident_kb", kb0,
 			       read_long(OD_SYSFS "resident_kb"));
 		EXPECT_GT((long)(s.size >> 22), faults)
 			TH_LOG("the unlink faulted the file's memmap back in");
