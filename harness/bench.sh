@@ -51,6 +51,7 @@ fi
 cat "$B/logs/bench.tap" "$B/logs/bench-nood.tap" | sed -n 's/^# BENCH //p' >"$out/bench.txt"
 sed -n 's/^# CSV reclaim //p' "$B/logs/bench.tap" >"$out/reclaim.csv"
 sed -n 's/^# CSV resident //p' "$B/logs/bench.tap" >"$out/resident.csv"
+sed -n 's/^# CSV flush //p' "$B/logs/bench.tap" >"$out/flush.csv"
 
 machine="$(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(free -g | awk '/^Mem:/ { print $2 }') GiB"
 python3 "$top/harness/bench-report.py" "$out" "$machine" "$FULL" >"$out/results.md"

@@ -93,7 +93,7 @@ boot() {
 	return 0
 }
 
-boot check 149 --job check --pmem 64G,1T,2G,2G,2G --smp 2 --timeout "${CHECK_TIMEOUT:-1500}" \
+boot check 151 --job check --pmem 64G,1T,2G,2G,2G --smp 2 --timeout "${CHECK_TIMEOUT:-1500}" \
 	${inject:+--inject "$inject"}
 
 # 4-level paging (QEMU offers LA57 otherwise): another vmemmap layout.

@@ -1,10 +1,11 @@
 #!/bin/bash
 # make mutants: show that make check catches broken variants of the core.
-# Each harness/mutants/*.patch breaks mm/vmemmap_od.c in one way (its first
-# lines say how, and which test is expected to catch it). For each: the
-# patched file goes into an overlay, build-kernel.sh builds it in
-# build/linux-mutant (seeded from build/linux, so only the core rebuilds)
-# into build/bzImage-mutant, and check.sh boots it, the 4-level boot first
+# Each harness/mutants/*.patch breaks the core, mm/vmemmap_od/, in one way
+# (its first lines say how, and which test is expected to catch it). For
+# each: the patched copy of the directory goes into an overlay,
+# build-kernel.sh builds it in build/linux-mutant (seeded from build/linux,
+# so only the core rebuilds) into build/bzImage-mutant, and check.sh boots
+# it, the 4-level boot first
 # (KUnit, od_stress, page-table lifetime: a few minutes), then, if that
 # passed, the main boot (the DAX tests); a patch's "# boots:" line may put
 # the main boot first. A mutant is caught when check.sh
@@ -40,7 +41,7 @@ for p in "$M"/*.patch; do
 	say "mutant $n: $(sed -n 's/^# mutant: //p' "$p")"
 	rm -rf "$O/$n"
 	mkdir -p "$O/$n/mm"
-	cp "$top/mm/vmemmap_od.c" "$O/$n/mm/"
+	cp -r "$top/mm/vmemmap_od" "$O/$n/mm/"
 	if ! patch -s -p1 -d "$O/$n" <"$p"; then
 		results+=("$n|does not apply: refresh it|-")
 		continue

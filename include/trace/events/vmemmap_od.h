@@ -49,19 +49,21 @@ TRACE_EVENT(vmemmap_od_fault,
  * @nr_put_back: parked pages and tables the reclaimer put back after the
  *	flush: written through a stale TLB entry, or not freeable any more
  * @duration_ns: time for the batch, its one TLB shootdown included
+ * @flush_ns: time for that shootdown alone
  */
 TRACE_EVENT(vmemmap_od_reclaim,
 
 	TP_PROTO(unsigned int nr_pages, unsigned int nr_tables,
-		 unsigned int nr_put_back, u64 duration_ns),
+		 unsigned int nr_put_back, u64 duration_ns, u64 flush_ns),
 
-	TP_ARGS(nr_pages, nr_tables, nr_put_back, duration_ns),
+	TP_ARGS(nr_pages, nr_tables, nr_put_back, duration_ns, flush_ns),
 
 	TP_STRUCT__entry(
 		__field(unsigned int, nr_pages)
 		__field(unsigned int, nr_tables)
 		__field(unsigned int, nr_put_back)
 		__field(u64, duration_ns)
+		__field(u64, flush_ns)
 	),
 
 	TP_fast_assign(
@@ -69,11 +71,12 @@ TRACE_EVENT(vmemmap_od_reclaim,
 		__entry->nr_tables = nr_tables;
 		__entry->nr_put_back = nr_put_back;
 		__entry->duration_ns = duration_ns;
+		__entry->flush_ns = flush_ns;
 	),
 
-	TP_printk("nr_pages=%u nr_tables=%u nr_put_back=%u duration_ns=%llu",
+	TP_printk("nr_pages=%u nr_tables=%u nr_put_back=%u duration_ns=%llu flush_ns=%llu",
 		  __entry->nr_pages, __entry->nr_tables, __entry->nr_put_back,
-		  __entry->duration_ns)
+		  __entry->duration_ns, __entry->flush_ns)
 );
 
 #endif /* _TRACE_VMEMMAP_OD_H */

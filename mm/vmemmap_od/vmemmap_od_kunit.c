@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit tests for on-demand vmemmap (mm/vmemmap_od.c): the window lookup,
+ * KUnit tests for on-demand vmemmap (mm/vmemmap_od/): the window lookup,
  * struct pages byte-for-byte equal to what memmap_init_zone_device() makes,
  * base and compound, exactly one install when CPUs race on a fresh vmemmap
  * page, reclaim that leaves no CPU a stale translation and keeps what was

@@ -131,10 +131,15 @@
  * list and unmaps and frees them after one TLB flush. The caller
  * (memunmap_pages()) has waited for all pgmap references to go, so nobody
  * legitimately touches the struct pages any more.
+ *
+ * Files. This one: the windows, their registration, the per-CPU
+ * reserves, the fault path, the public interface, sysfs and init;
+ * reclaim.c: the LRA lists, the reclaimer, its batches and the
+ * watermarks; saved.c: the saved DAX state; vmemmap_od.h: what they
+ * share.
  */
-#include <kunit/static_stub.h>
 #include <linux/cpuhotplug.h>
-#include <linux/delay.h>
+#include <linux/debugfs.h>
 #include <linux/extable.h>
 #include <linux/fault-inject.h>
 #include <linux/irq_work.h>
@@ -147,13 +152,11 @@
 #include <linux/mmzone.h>
 #include <linux/page-isolation.h>
 #include <linux/pgtable.h>
-#include <linux/resume_user_mode.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
-#include <linux/vmalloc.h>
 #include <linux/vmemmap_od.h>
 #include <linux/vmstat.h>
 #include <linux/workqueue.h>
@@ -161,76 +164,16 @@
 #include <asm/tlbflush.h>
 #include <asm/vmemmap_od.h>
 
-#include "internal.h"
+#include "../internal.h"
+#include "vmemmap_od.h"
 
 #define CREATE_TRACE_POINTS
 #include <trace/events/vmemmap_od.h>
 
 /* === Data === */
 
-#define OD_STRUCT_PAGES		(PAGE_SIZE / sizeof(struct page))
-/* Vmemmap pages parked per TLB shootdown, and the watermark step. */
-#define OD_BATCH		64
 /* The smallest budget: room for the watermarks and a few batches. */
 #define OD_BUDGET_MIN_KB	(4 * OD_BATCH * (PAGE_SIZE / SZ_1K))
-/*
- * Page flags that GUP (folio_mark_accessed(), MGLRU's folio_inc_refs()),
- * the block layer (bio_set_pages_dirty() after an O_DIRECT read) and page
- * waiters leave on DAX pages, which are on no LRU and which nothing else
- * reads: a rebuild writes them back as they were (struct od_saved).
- */
-#ifdef CONFIG_LRU_GEN
-#define OD_LRU_REFS		LRU_REFS_MASK
-#else
-#define OD_LRU_REFS		0UL
-#endif
-#define OD_SAVED_FLAGS		(BIT(PG_dirty) | BIT(PG_referenced) |		\
-				 BIT(PG_active) | BIT(PG_workingset) |		\
-				 BIT(PG_waiters) | OD_LRU_REFS)
-/* Counters of faults building DAX pages, per window (one cache line). */
-#define OD_BUILDING_SLOTS	16
-/* How long vmemmap_od_forget_dax() waits for such a fault, in cpu_relax(). */
-#define OD_FORGET_SPINS		10000
-
-/**
- * struct vmemmap_od_window - the on-demand vmemmap of one pgmap range
- * @pgmap: the range's dev_pagemap
- * @range_id: index of the range in @pgmap
- * @start_pfn: first pfn of the range (section aligned)
- * @end_pfn: pfn after the range (section aligned)
- * @nid: node the struct pages are initialised for
- * @nr_tables: upper page-table pages created at registration
- * @nr_pages: vmemmap pages mapped by faults
- * @nr_pte_tables: PTE tables installed by faults
- * @tmpl: what init writes in every struct page of the window, when that
- *	is the same for all of them (no compound pages); else NULL
- * @idle_head_ref: refcount of an idle compound head (compound pages only)
- * @saved: (pfn - @start_pfn) / OD_STRUCT_PAGES -> struct od_saved: the DAX
- *	state a fault writes back when it rebuilds that vmemmap page; stored
- *	by the reclaimer before the page goes, dropped once it is back
- * @saved_lock: orders vmemmap_od_forget_dax() against the reclaimer's
- *	unmapping of a page whose state it saved
- * @building: faults between reading @saved and installing the page they
- *	built from it, by vmemmap page index modulo OD_BUILDING_SLOTS (see
- *	vmemmap_od_forget_dax())
- * @list: in od_windows_list, under od_lock
- */
-struct vmemmap_od_window {
-	struct dev_pagemap *pgmap;
-	int range_id;
-	unsigned long start_pfn;
-	unsigned long end_pfn;
-	int nid;
-	unsigned long nr_tables;
-	atomic_long_t nr_pages;
-	atomic_long_t nr_pte_tables;
-	struct page *tmpl;
-	int idle_head_ref;
-	struct xarray saved;
-	spinlock_t saved_lock;		/* see vmemmap_od_forget_dax() */
-	atomic_t building[OD_BUILDING_SLOTS];
-	struct list_head list;
-};
 
 /* Section number -> window; read under RCU by the fault path. */
 static DEFINE_XARRAY(od_windows);
@@ -248,9 +191,9 @@ static struct vmemmap_od_bounds od_bounds_slot[2];
 const struct vmemmap_od_bounds *vmemmap_od_bounds = &od_bounds_slot[0];
 
 /* Mapped on-demand memmap, page tables included, in pages. */
-static atomic_long_t od_resident;
+atomic_long_t od_resident;
 /* Memory of the saved DAX state (struct od_saved), in bytes. */
-static atomic_long_t od_saved_bytes;
+atomic_long_t od_saved_bytes;
 /* The high-water mark of od_resident_pages() since resident_max_kb was reset. */
 static atomic_long_t od_resident_max;
 
@@ -291,141 +234,6 @@ static DECLARE_WORK(od_refill_work, od_refill_workfn);
  */
 static struct workqueue_struct *od_wq;
 
-/*
- * The LRA (least recently allocated) order of resident vmemmap pages. The
- * backing page of each is linked through its lru field and records its
- * vmemmap address in page->private. Faults push onto od_lra_new; the
- * reclaimer moves those, oldest first, to the tail of od_lra. A page the
- * reclaimer found holding live state leaves od_lra for od_live, with
- * OD_LIVE set, and is looked at again, before od_lra (it is older), by
- * one budget pass per OD_RESCAN_MAX at most, and when the reclaimer is
- * stuck over budget, less often each time nothing came of it
- * (OD_RESCAN_MIN to OD_RESCAN_MAX): so the memmap of pages that went idle
- * without a fault (unpin, unmount, unlink) is found within about a second,
- * and live pages are not rescanned for every batch faulted in.
- */
-#define OD_LIVE			1UL
-static LLIST_HEAD(od_lra_new);
-static LIST_HEAD(od_lra);		/* under od_reclaim_lock */
-static LIST_HEAD(od_live);		/* under od_reclaim_lock */
-static DEFINE_MUTEX(od_reclaim_lock);
-static atomic_long_t od_lra_nr;		/* pages on all three lists */
-static atomic_long_t od_live_nr;	/* of which on od_live */
-#define OD_RESCAN_MIN		(HZ / 10)
-#define OD_RESCAN_MAX		HZ
-
-/* budget_kb in pages; 0: no budget. */
-static unsigned long od_budget;
-/* Resident size at which a pass last got stuck over the mark. */
-static long od_stuck_at;
-static struct task_struct *od_reclaimd;
-/* Producers waiting in vmemmap_od_throttle(). */
-static DECLARE_WAIT_QUEUE_HEAD(od_throttle_wq);
-
-/**
- * struct od_run - struct pages of one vmemmap page that carry the same DAX
- *	state beyond their init image
- * @mask: which of the OD_STRUCT_PAGES struct pages; after the run is
- *	published, bits are only ever cleared (vmemmap_od_forget_dax())
- * @mapping: a mapping run: their page->mapping, and
- * @delta: their page->index - pfn
- * @flags: a flag run: their page->flags ^ the image's, in OD_SAVED_FLAGS
- */
-struct od_run {
-	unsigned long mask;
-	union {
-		struct address_space *mapping;
-		unsigned long flags;
-	};
-	unsigned long delta;
-};
-
-/**
- * struct od_saved - the DAX state of a reclaimed vmemmap page's struct
- *	pages that the fault which rebuilds the page writes back
- * @rcu: freed after a grace period: faults read it under RCU
- * @nr_mapping: mapping runs, at the start of @run
- * @nr_runs: all runs
- * @run: runs of struct pages with the same mapping and index - pfn (an
- *	fsdax extent, a device-dax range), then runs with the same flags
- *
- * An fsdax file's pages get their mapping and index in
- * dax_associate_entry(), device-dax pages in dax_set_mapping(): both are a
- * function of where the pages lie, so a contiguous extent gives one run
- * per vmemmap page, however large the file. Fragmented pages get more runs
- * (at most one per struct page). A reference, a pin, poison or a shared
- * (reflinked) fsdax page cannot be rebuilt and keeps its page resident.
- */
-struct od_saved {
-	struct rcu_head rcu;
-	unsigned short nr_mapping;
-	unsigned short nr_runs;
-	struct od_run run[] __counted_by(nr_runs);
-};
-
-/**
- * struct od_runs - the DAX state of one vmemmap page being reclaimed
- * @nr_mapping: runs in @mapping
- * @nr_flags: runs in @flags
- * @mapping: its mapping runs
- * @flags: its flag runs
- */
-struct od_runs {
-	unsigned short nr_mapping;
-	unsigned short nr_flags;
-	struct od_run mapping[OD_STRUCT_PAGES];
-	struct od_run flags[OD_STRUCT_PAGES];
-};
-
-/**
- * struct od_batch - what one TLB shootdown reclaims
- * @nr_pages: vmemmap pages parked in @page
- * @page: the parked vmemmap pages
- * @pte: their PTEs
- * @pwin: their windows
- * @runs: their DAX state to write back when they are rebuilt
- * @uniform: their rebuild image is @tmpl of their window, not in @img
- * @freed: vmemmap addresses of the pages freed
- * @nr_queued: vmemmap addresses in @queued
- * @queued: PMD-aligned vmemmap addresses whose PTE table the last batch
- *	left empty, to park with the next batch (its shootdown serves both)
- * @nr_tables: PTE tables in @table: parked with this batch
- * @table: PTE tables
- * @pmd: their PMD entries
- * @twin: their windows
- * @nr_dying: unhooked PTE tables waiting for a grace period in @dying
- * @dying: those tables
- * @dwin: their windows
- * @dying_gp: RCU state after the last of them was unhooked
- * @start: lowest vmemmap address parked
- * @end: end of the highest
- * @img: OD_BATCH page images: what a fault would build for each page
- */
-struct od_batch {
-	unsigned int nr_pages;
-	unsigned int nr_tables;
-	struct page *page[OD_BATCH];
-	pte_t *pte[OD_BATCH];
-	struct vmemmap_od_window *pwin[OD_BATCH];
-	struct od_runs runs[OD_BATCH];
-	bool uniform[OD_BATCH];
-	unsigned long freed[OD_BATCH];
-	unsigned int nr_queued;
-	unsigned long queued[OD_BATCH];
-	struct page *table[OD_BATCH];
-	pmd_t *pmd[OD_BATCH];
-	struct vmemmap_od_window *twin[OD_BATCH];
-	unsigned int nr_dying;
-	struct page *dying[2 * OD_BATCH];
-	struct vmemmap_od_window *dwin[2 * OD_BATCH];
-	unsigned long dying_gp;
-	unsigned long start;
-	unsigned long end;
-	struct page *img;
-};
-
-static struct od_batch *od_batch;	/* under od_reclaim_lock */
-
 static DECLARE_FAULT_ATTR(fail_vmemmap_od);
 
 /* vmemmap_on_demand=off: refuse new windows (and ondemand namespaces). */
@@ -443,11 +251,6 @@ static int __init od_setup(char *str)
 early_param("vmemmap_on_demand", od_setup);
 
 /* === Internals === */
-
-static unsigned long od_vaddr(unsigned long pfn)
-{
-	return (unsigned long)pfn_to_page(pfn);
-}
 
 static bool od_node_active(int nid)
 {
@@ -609,68 +412,6 @@ static int od_cpu_dead(unsigned int cpu)
 	return 0;
 }
 
-/*
- * Watermarks under a budget B: a fault that takes the resident memmap over
- * B - OD_HIGH wakes the reclaimer, which brings it down to B - OD_LOW. The
- * headroom above the high watermark is for what CPUs fault in before the
- * reclaimer gets to run (a CPU with IRQs off does not even see the kick).
- */
-#define OD_HIGH			(2 * OD_BATCH)
-#define OD_LOW			(3 * OD_BATCH)
-
-/* The resident memmap in pages: mapped, page tables and saved state. */
-static long od_resident_pages(void)
-{
-	return atomic_long_read(&od_resident) +
-	       DIV_ROUND_UP(max(atomic_long_read(&od_saved_bytes), 0L), PAGE_SIZE);
-}
-
-/* Pages the resident memmap is over the high watermark; 0 without a budget. */
-static long od_over_mark(void)
-{
-	unsigned long budget = READ_ONCE(od_budget);
-	long over = od_resident_pages() - (long)(budget - OD_HIGH);
-
-	return budget && over > 0 ? over : 0;
-}
-
-static bool od_over_high(void)
-{
-	/*
-	 * After a pass that freed nothing, or found nothing left to look at,
-	 * with the memmap still over the mark (what is left is live), wait
-	 * for a batch more: nobody is throttled for what it cannot take.
-	 */
-	return od_over_mark() &&
-	       od_resident_pages() >= READ_ONCE(od_stuck_at) + OD_BATCH;
-}
-
-static void od_wake_reclaimd(void)
-{
-	if (od_over_high() && !IS_ERR_OR_NULL(od_reclaimd))
-		wake_up_process(od_reclaimd);
-}
-
-/*
- * User space has no vmemmap_od_throttle() to call: a task that populates a
- * vmemmap page while the memmap is over its high watermark, in a syscall or
- * a fault of its own (GUP for O_DIRECT, a DAX fault, a kernel fault on its
- * behalf), is noted here and throttled on its way back to user space
- * (__vmemmap_od_handle_over_high()), as memory.high throttles a cgroup.
- * The fault handler itself never waits. Not kernel threads (io_uring's
- * workers included: they never return to user space; kernel producers call
- * vmemmap_od_throttle()), not from interrupts, which borrow the task.
- * Any context: setting a task's own flag is an atomic bitop.
- */
-static void od_note_over_high(void)
-{
-	if (!od_over_high() || !in_task() || !current->mm ||
-	    (current->flags & (PF_KTHREAD | PF_IO_WORKER)))
-		return;
-	current->vmemmap_od_over_high++;
-	set_notify_resume(current);
-}
-
 /* irq_work: queueing work and waking tasks is not allowed from NMI, this is. */
 static void od_kick(struct irq_work *work)
 {
@@ -751,10 +492,10 @@ static void od_page_put(struct od_src *src, int nid, struct page *page)
 	irq_work_queue(this_cpu_ptr(&od_kick_irq_work));
 }
 
-static void od_account(struct vmemmap_od_window *w, long pages, long pte_tables)
+void od_account(struct vmemmap_od_window *w, long pages, long pte_tables)
 {
 	long resident = atomic_long_add_return(pages + pte_tables, &od_resident) +
-			DIV_ROUND_UP(max(atomic_long_read(&od_saved_bytes), 0L), PAGE_SIZE);
+			od_saved_pages();
 	long max = atomic_long_read(&od_resident_max);
 
 	atomic_long_add(pages, &w->nr_pages);
@@ -766,7 +507,7 @@ static void od_account(struct vmemmap_od_window *w, long pages, long pte_tables)
 }
 
 /* The PMD entry covering @vaddr; the levels above exist for any window. */
-static pmd_t *od_pmd(unsigned long vaddr)
+pmd_t *od_pmd(unsigned long vaddr)
 {
 	pgd_t *pgd = pgd_offset_k(vaddr);
 	p4d_t *p4d;
@@ -783,89 +524,13 @@ static pmd_t *od_pmd(unsigned long vaddr)
 	return pmd_offset(pud, vaddr);
 }
 
-/* The PTE for @vaddr in the PTE table a present @pmdval points to. */
-static pte_t *od_pte(pmd_t pmdval, unsigned long vaddr)
-{
-	return (pte_t *)pmd_page_vaddr(pmdval) + pte_index(vaddr);
-}
-
 /* The window of a vmemmap address, or NULL. Under RCU or od_reclaim_lock. */
-static struct vmemmap_od_window *od_window_of(unsigned long vaddr)
+struct vmemmap_od_window *od_window_of(unsigned long vaddr)
 {
 	unsigned long pfn = page_to_pfn((struct page *)vaddr);
 	struct vmemmap_od_window *w = xa_load(&od_windows, pfn_to_section_nr(pfn));
 
 	return w && pfn >= w->start_pfn && pfn < w->end_pfn ? w : NULL;
-}
-
-/* Windows whose struct pages DAX users give state a rebuild restores. */
-static bool od_is_dax(struct vmemmap_od_window *w)
-{
-	return w->pgmap->type == MEMORY_DEVICE_FS_DAX ||
-	       w->pgmap->type == MEMORY_DEVICE_GENERIC;
-}
-
-/* The struct pages of the vmemmap page at @pfn (the first one's pfn). */
-static unsigned long od_nr_struct_pages(struct vmemmap_od_window *w,
-					unsigned long pfn)
-{
-	return min_t(unsigned long, OD_STRUCT_PAGES, w->end_pfn - pfn);
-}
-
-/* The index in @w->saved of the vmemmap page of @pfn. */
-static unsigned long od_saved_index(struct vmemmap_od_window *w, unsigned long pfn)
-{
-	return (pfn - w->start_pfn) / OD_STRUCT_PAGES;
-}
-
-/* The count of faults building the vmemmap page of @pfn (and others). */
-static atomic_t *od_building(struct vmemmap_od_window *w, unsigned long pfn)
-{
-	return &w->building[od_saved_index(w, pfn) % OD_BUILDING_SLOTS];
-}
-
-/*
- * Build in @map what the fault path writes for the vmemmap page at @pfn:
- * memmap_init_zone_device()'s struct pages, then the DAX state in @saved.
- */
-static void od_build(struct vmemmap_od_window *w, struct page *map,
-		     unsigned long pfn, const struct od_saved *saved)
-{
-	unsigned int r, i;
-
-	BUILD_BUG_ON(OD_STRUCT_PAGES > BITS_PER_LONG);
-	memmap_init_zone_device_pages(map, pfn, od_nr_struct_pages(w, pfn),
-				      w->start_pfn, w->nid, w->pgmap);
-	if (!saved)
-		return;
-	for (r = 0; r < saved->nr_runs; r++) {
-		const struct od_run *run = &saved->run[r];
-		unsigned long mask = READ_ONCE(run->mask);
-
-		for_each_set_bit(i, &mask, OD_STRUCT_PAGES) {
-			if (r < saved->nr_mapping) {
-				map[i].mapping = run->mapping;
-				map[i].index = pfn + i + run->delta;
-			} else {
-				map[i].flags ^= run->flags;
-			}
-		}
-	}
-}
-
-/* A PTE table's count of PTEs that are not empty: its page->private. */
-static atomic_long_t *od_table_count(struct page *table)
-{
-	BUILD_BUG_ON(sizeof(atomic_long_t) != sizeof(table->private));
-	return (atomic_long_t *)&table->private;
-}
-
-/* Put the LRA link of a freshly mapped vmemmap page on od_lra_new. */
-static void od_lra_add(struct page *page, unsigned long vaddr)
-{
-	set_page_private(page, vaddr);
-	llist_add((struct llist_node *)&page->lru, &od_lra_new);
-	atomic_long_inc(&od_lra_nr);
 }
 
 /*
@@ -979,7 +644,7 @@ static bool od_vaddr_mapped(unsigned long vaddr)
 }
 
 /* The pfn of the head of @pfn's compound page (@pfn without compound pages). */
-static unsigned long od_head_pfn(struct vmemmap_od_window *w, unsigned long pfn)
+unsigned long od_head_pfn(struct vmemmap_od_window *w, unsigned long pfn)
 {
 	unsigned long nr = 1UL << w->pgmap->vmemmap_shift;
 
@@ -1160,797 +825,6 @@ static void od_free_resident(struct vmemmap_od_window *w)
 	od_account(w, -nr_pages, -nr_tables);
 }
 
-/* === Reclaim === */
-
-static int od_save(struct vmemmap_od_window *w, unsigned long pfn,
-		   const struct od_runs *runs, gfp_t gfp);
-
-/* Does the vmemmap PTE at @vaddr map @page? Under od_reclaim_lock. */
-static bool od_maps(unsigned long vaddr, struct page *page)
-{
-	pmd_t *pmd = od_pmd(vaddr);
-	pmd_t pmdval = pmd ? READ_ONCE(*pmd) : __pmd(0);
-
-	return pmd_present(pmdval) && !pmd_leaf(pmdval) &&
-	       pte_same(ptep_get(od_pte(pmdval, vaddr)), vmemmap_od_mk_pte(page));
-}
-
-/* Move what faults pushed since the last call to od_lra's tail, oldest first. */
-static void od_lra_drain(void)
-{
-	struct llist_node *node = llist_reverse_order(llist_del_all(&od_lra_new));
-
-	lockdep_assert_held(&od_reclaim_lock);
-	while (node) {
-		struct page *page = container_of((struct list_head *)node,
-						 struct page, lru);
-		unsigned long vaddr = page_private(page) & PAGE_MASK;
-		struct vmemmap_od_window *w = od_window_of(vaddr);
-
-		node = node->next;
-		list_add_tail(&page->lru, &od_lra);
-		/*
-		 * Rebuilt from its saved state, which the page now holds;
-		 * not one a late fault put in a table being freed.
-		 */
-		if (w && od_maps(vaddr, page))
-			od_save(w, page_to_pfn((struct page *)vaddr), NULL, GFP_NOWAIT);
-	}
-}
-
-static void od_set_live(struct page *page, bool live)
-{
-	unsigned long priv = page_private(page);
-
-	if (!!(priv & OD_LIVE) == live)
-		return;
-	set_page_private(page, priv ^ OD_LIVE);
-	atomic_long_add(live ? 1 : -1, &od_live_nr);
-}
-
-/* Take a vmemmap page that is about to be freed off od_lra or od_live. */
-static void od_lra_del(struct page *page)
-{
-	od_set_live(page, false);
-	list_del(&page->lru);
-	atomic_long_dec(&od_lra_nr);
-	set_page_private(page, 0);
-}
-
-/* Take the vmemmap pages of a window that goes off @list. */
-static void od_lra_del_window(struct list_head *list, struct vmemmap_od_window *w)
-{
-	unsigned long start = od_vaddr(w->start_pfn), end = od_vaddr(w->end_pfn);
-	struct page *page, *next;
-
-	list_for_each_entry_safe(page, next, list, lru) {
-		unsigned long vaddr = page_private(page) & PAGE_MASK;
-
-		if (vaddr >= start && vaddr < end)
-			od_lra_del(page);
-	}
-}
-
-static bool od_table_empty(struct page *table)
-{
-	return !atomic_long_read(od_table_count(table));
-}
-
-/* Add struct page @i to the run of @runs (@nr of them) for @key, @delta. */
-static void od_run_add(struct od_run *runs, unsigned short *nr,
-		       unsigned long key, unsigned long delta, unsigned int i)
-{
-	unsigned int r;
-
-	for (r = 0; r < *nr; r++)
-		if (runs[r].flags == key && runs[r].delta == delta)
-			break;
-	if (r == *nr) {
-		runs[r].mask = 0;
-		runs[r].flags = key;
-		runs[r].delta = delta;
-		(*nr)++;
-	}
-	runs[r].mask |= BIT(i);
-}
-
-/*
- * Can @cur, struct page @i of a DAX window's vmemmap page at @pfn, which
- * differs from its init image @img, be rebuilt? If so, make @img the same
- * and add what it takes to @runs.
- */
-static bool od_rebuildable_dax(struct vmemmap_od_window *w, unsigned long pfn,
-			       unsigned int i, const struct page *cur,
-			       struct page *img, struct od_runs *runs)
-{
-	struct address_space *mapping = READ_ONCE(cur->mapping);
-	unsigned long index = READ_ONCE(cur->index);
-	unsigned long flags = READ_ONCE(cur->flags) ^ img->flags;
-
-	if (!od_is_dax(w) || (flags & ~OD_SAVED_FLAGS))
-		return false;
-	if (mapping != img->mapping) {
-		/*
-		 * Not over a tail's TAIL_MAPPING or a folio's fields in its
-		 * second page, not a shared fsdax page.
-		 */
-		if (img->mapping || (READ_ONCE(img->compound_head) & 1) ||
-		    ((unsigned long)mapping & PAGE_MAPPING_FLAGS))
-			return false;
-		od_run_add(runs->mapping, &runs->nr_mapping,
-			   (unsigned long)mapping, index - (pfn + i), i);
-	} else if (index != img->index) {
-		return false;
-	}
-	if (flags)
-		od_run_add(runs->flags, &runs->nr_flags, flags, 0, i);
-	img->flags ^= flags;
-	img->mapping = mapping;
-	img->index = index;
-	return !memcmp(img, cur, sizeof(*img));
-}
-
-/* Saved state of @nr_runs runs takes this much memory. */
-static size_t od_saved_size(unsigned int nr_runs)
-{
-	return kmalloc_size_roundup(struct_size_t(struct od_saved, run, nr_runs));
-}
-
-/*
- * Would a fault rebuild the vmemmap page @cur, whose first struct page is
- * @pfn's, byte for byte? Its rebuild image is @w's template in every
- * struct page (*@uniform), or is built in @img, with the DAX state it
- * needs in @runs (see struct od_saved).
- */
-static bool od_rebuildable(struct vmemmap_od_window *w, unsigned long pfn,
-			   const struct page *cur, struct page *img,
-			   struct od_runs *runs, bool *uniform)
-{
-	const unsigned long nr = od_nr_struct_pages(w, pfn);
-	unsigned long i;
-
-	runs->nr_mapping = 0;
-	runs->nr_flags = 0;
-	*uniform = false;
-	if (w->tmpl) {
-		for (i = 0; i < nr; i++)
-			if (memcmp(&cur[i], w->tmpl, sizeof(*cur)))
-				break;
-		*uniform = i == nr;
-		if (*uniform || !od_is_dax(w))
-			return *uniform;
-	}
-	od_build(w, img, pfn, NULL);
-	for (i = 0; i < nr; i++)
-		if (memcmp(&img[i], &cur[i], sizeof(*img)) &&
-		    !od_rebuildable_dax(w, pfn, i, &cur[i], &img[i], runs))
-			return false;
-	/* So fragmented that saving it would save little: it stays. */
-	return od_saved_size(runs->nr_mapping + runs->nr_flags) <= PAGE_SIZE / 4;
-}
-
-static void od_saved_free(struct od_saved *saved)
-{
-	if (!saved)
-		return;
-	atomic_long_sub(od_saved_size(saved->nr_runs), &od_saved_bytes);
-	kfree_rcu(saved, rcu);
-}
-
-/* Drop all of @w's saved state: no fault can reach @w any more. */
-static void od_saved_destroy(struct vmemmap_od_window *w)
-{
-	struct od_saved *saved;
-	unsigned long idx;
-
-	xa_for_each(&w->saved, idx, saved) {
-		atomic_long_sub(od_saved_size(saved->nr_runs), &od_saved_bytes);
-		kfree(saved);
-	}
-	xa_destroy(&w->saved);
-}
-
-/*
- * Record @runs for the vmemmap page at @pfn, for the fault that rebuilds
- * it; with none, drop what was recorded. What was there before belonged to
- * a page that is mapped, and goes.
- */
-static int od_save(struct vmemmap_od_window *w, unsigned long pfn,
-		   const struct od_runs *runs, gfp_t gfp)
-{
-	unsigned int nr_runs = runs ? runs->nr_mapping + runs->nr_flags : 0;
-	unsigned long idx = od_saved_index(w, pfn);
-	struct od_saved *saved, *old;
-
-	if (!nr_runs) {
-		if (!xa_load(&w->saved, idx))
-			return 0;
-		spin_lock_irq(&w->saved_lock);
-		old = xa_erase(&w->saved, idx);
-		spin_unlock_irq(&w->saved_lock);
-		od_saved_free(old);
-		return 0;
-	}
-	saved = kmalloc(struct_size(saved, run, nr_runs), gfp | __GFP_NOWARN);
-	if (!saved)
-		return -ENOMEM;
-	saved->nr_mapping = runs->nr_mapping;
-	saved->nr_runs = nr_runs;
-	memcpy(saved->run, runs->mapping, runs->nr_mapping * sizeof(*saved->run));
-	memcpy(saved->run + runs->nr_mapping, runs->flags,
-	       runs->nr_flags * sizeof(*saved->run));
-	old = xa_store_irq(&w->saved, idx, saved, gfp);
-	if (xa_is_err(old)) {
-		kfree(saved);
-		return xa_err(old);
-	}
-	atomic_long_add(od_saved_size(nr_runs), &od_saved_bytes);
-	od_saved_free(old);
-	return 0;
-}
-
-/*
- * A vmemmap page holding only tail struct pages of compound pages is still
- * needed while their head is referenced (a pin, a GUP or mapping reference):
- * whoever drops the reference reads the tails again (unpin_user_pages() of
- * a tail page, O_DIRECT completion in IRQ context), maybe where it cannot
- * populate them. A head that is not resident is idle. The head is read
- * through the direct map of its vmemmap page, which may be parked in this
- * batch. Under od_reclaim_lock: only the reclaimer frees vmemmap pages.
- */
-static bool od_head_busy(struct vmemmap_od_window *w, unsigned long pfn)
-{
-	unsigned long head, vaddr;
-	pmd_t *pmd, pmdval;
-	pte_t pte;
-
-	if (!w->pgmap->vmemmap_shift)
-		return false;
-	head = od_head_pfn(w, pfn);
-	/* A head in this vmemmap page is checked with the rest of it. */
-	if (head >= pfn)
-		return false;
-	vaddr = od_vaddr(head);
-	pmd = od_pmd(vaddr);
-	pmdval = pmd ? READ_ONCE(*pmd) : __pmd(0);
-	/* Present or parked, the entries still name their pages. */
-	if (pmd_none(pmdval) || pmd_leaf(pmdval))
-		return false;
-	pte = ptep_get(od_pte(pmdval, vaddr));
-	if (pte_none(pte))
-		return false;
-	return page_ref_count((struct page *)page_address(pte_page(pte)) +
-			      head % OD_STRUCT_PAGES) != w->idle_head_ref;
-}
-
-/*
- * Steps 1 and 2 of the protocol (top of file) for @page, the oldest on
- * od_lra: park it into @b if it holds nothing live. False if it stays.
- */
-static bool od_park_page(struct od_batch *b, struct page *page)
-{
-	unsigned long vaddr = page_private(page) & PAGE_MASK;
-	unsigned long pfn = page_to_pfn((struct page *)vaddr);
-	struct vmemmap_od_window *w = od_window_of(vaddr);
-	unsigned int n = b->nr_pages;
-	pmd_t *pmd = od_pmd(vaddr);
-	pmd_t pmdval;
-	pte_t *pte;
-
-	/* Its window is going away, or it sits in a table being freed. */
-	if (!w || !pmd)
-		return false;
-	pmdval = READ_ONCE(*pmd);
-	if (!pmd_present(pmdval))
-		return false;
-	pte = od_pte(pmdval, vaddr);
-	if (!pte_same(ptep_get(pte), vmemmap_od_mk_pte(page)))
-		return false;
-
-	if (od_head_busy(w, pfn) ||
-	    !od_rebuildable(w, pfn, page_address(page),
-			    b->img + n * OD_STRUCT_PAGES, &b->runs[n],
-			    &b->uniform[n])) {
-		od_set_live(page, true);
-		count_vm_event(VMEMMAP_OD_LIVE_SKIPPED);
-		return false;
-	}
-	od_set_live(page, false);
-	if (!vmemmap_od_cmpxchg_pte(pte, vmemmap_od_mk_pte(page),
-				    vmemmap_od_mk_parked_pte(page)))
-		return false;
-	list_del(&page->lru);
-	b->page[n] = page;
-	b->pte[n] = pte;
-	b->pwin[n] = w;
-	b->nr_pages++;
-	b->start = min(b->start, vaddr);
-	b->end = max(b->end, vaddr + PAGE_SIZE);
-	return true;
-}
-
-/* Park the PTE tables the previous batch left empty, if they still are. */
-static void od_park_tables(struct od_batch *b)
-{
-	unsigned int i;
-
-	b->nr_tables = 0;
-	for (i = 0; i < b->nr_queued; i++) {
-		unsigned long vaddr = b->queued[i];
-		struct vmemmap_od_window *w = od_window_of(vaddr);
-		struct page *table;
-		pmd_t *pmd, pmdval;
-
-		/*
-		 * Only a registered window's tables are sure to exist (and
-		 * stay: unregistration frees them after taking our lock).
-		 */
-		if (!w)
-			continue;
-		pmd = od_pmd(vaddr);
-		pmdval = pmd ? READ_ONCE(*pmd) : __pmd(0);
-		if (!pmd_present(pmdval) || pmd_leaf(pmdval))
-			continue;
-		table = pmd_page(pmdval);
-		if (!od_table_empty(table) ||
-		    !vmemmap_od_cmpxchg_pmd(pmd, pmdval,
-					    vmemmap_od_mk_parked_pmd(table)))
-			continue;
-		b->table[b->nr_tables] = table;
-		b->pmd[b->nr_tables] = pmd;
-		b->twin[b->nr_tables++] = w;
-		b->start = min(b->start, vaddr);
-		b->end = max(b->end, vaddr + PMD_SIZE);
-	}
-	b->nr_queued = 0;
-}
-
-/* Forget the queued tables of a window that goes. */
-static void od_unqueue_window(struct od_batch *b, struct vmemmap_od_window *w)
-{
-	unsigned long start = od_vaddr(w->start_pfn), end = od_vaddr(w->end_pfn);
-	unsigned int i, n = 0;
-
-	lockdep_assert_held(&od_reclaim_lock);
-	for (i = 0; i < b->nr_queued; i++)
-		if (b->queued[i] < start || b->queued[i] >= end)
-			b->queued[n++] = b->queued[i];
-	b->nr_queued = n;
-}
-
-/* Remember the PTE table of @vaddr for the next batch. */
-static void od_queue_table(struct od_batch *b, unsigned long vaddr)
-{
-	unsigned int i;
-
-	vaddr &= PMD_MASK;
-	for (i = 0; i < b->nr_queued; i++)
-		if (b->queued[i] == vaddr)
-			return;
-	/* Full (batches whose tables could not be parked): the table stays. */
-	if (b->nr_queued < ARRAY_SIZE(b->queued))
-		b->queued[b->nr_queued++] = vaddr;
-}
-
-#if IS_ENABLED(CONFIG_VMEMMAP_OD_KUNIT_TEST)
-/**
- * vmemmap_od_kunit_parked - a parked vmemmap page, just before the flush
- * @page: the vmemmap page (its direct-map alias is page_address(@page))
- *
- * Does nothing. The KUnit tests stub it (kunit_activate_static_stub(),
- * which redirects only the test's own task: reclaim it runs through
- * drop_slab()) to write through the alias what a CPU with a stale TLB
- * entry could write then. Called under od_reclaim_lock, maybe under
- * mmap_read_lock(&init_mm), preemptible: a stub must not sleep.
- */
-void vmemmap_od_kunit_parked(struct page *page)
-{
-	KUNIT_STATIC_STUB_REDIRECT(vmemmap_od_kunit_parked, page);
-}
-
-static void od_before_flush(struct od_batch *b)
-{
-	unsigned int i;
-
-	for (i = 0; i < b->nr_pages; i++)
-		vmemmap_od_kunit_parked(b->page[i]);
-}
-#else
-static inline void od_before_flush(struct od_batch *b)
-{
-}
-#endif
-
-/* Step 4's unmap of a parked page, under @w->saved_lock. */
-static bool od_unmap_parked(struct vmemmap_od_window *w, pte_t *pte, pte_t parked)
-{
-	bool ok;
-
-	spin_lock_irq(&w->saved_lock);
-	ok = vmemmap_od_cmpxchg_pte(pte, parked, __pte(0));
-	spin_unlock_irq(&w->saved_lock);
-	return ok;
-}
-
-/*
- * Steps 3 and 4, after the batch's TLB flush: free the pages that are still
- * rebuildable, put the others back; unhook the parked tables that are still
- * empty (freed after a grace period) and queue the tables of the freed
- * pages for the next batch. Returns the vmemmap pages freed.
- */
-static unsigned int od_finish(struct od_batch *b, gfp_t gfp,
-			      unsigned int *nr_put_back, unsigned int *nr_unhooked)
-{
-	unsigned int i, j, nr_freed = 0;
-
-	for (i = 0; i < b->nr_pages; i++) {
-		struct page *page = b->page[i];
-		struct vmemmap_od_window *w = b->pwin[i];
-		unsigned long vaddr = page_private(page) & PAGE_MASK;
-		unsigned long pfn = page_to_pfn((struct page *)vaddr);
-		const unsigned long nr = od_nr_struct_pages(w, pfn);
-		const struct page *cur = page_address(page);
-		pte_t parked = vmemmap_od_mk_parked_pte(page);
-		bool same = true;
-
-		if (b->uniform[i]) {
-			for (j = 0; j < nr && same; j++)
-				same = !memcmp(&cur[j], w->tmpl, sizeof(*cur));
-		} else {
-			same = !memcmp(b->img + i * OD_STRUCT_PAGES, cur,
-				       nr * sizeof(*cur));
-		}
-		/*
-		 * The state is saved before the page goes, and
-		 * vmemmap_od_forget_dax() finds it saved or the page parked.
-		 */
-		if (same && !od_head_busy(w, pfn) &&
-		    !od_save(w, pfn, b->uniform[i] ? NULL : &b->runs[i], gfp) &&
-		    od_unmap_parked(w, b->pte[i], parked)) {
-			atomic_long_dec(od_table_count(virt_to_page(b->pte[i])));
-			atomic_long_dec(&od_lra_nr);
-			set_page_private(page, 0);
-			__free_page(page);
-			od_account(w, -1, 0);
-			b->freed[nr_freed++] = vaddr;
-			continue;
-		}
-		/* Written since it was parked, or a fault put it back already. */
-		od_save(w, pfn, NULL, gfp);
-		if (vmemmap_od_cmpxchg_pte(b->pte[i], parked, vmemmap_od_mk_pte(page))) {
-			count_vm_event(VMEMMAP_OD_PUT_BACK);
-			(*nr_put_back)++;
-		}
-		list_add_tail(&page->lru, &od_lra);
-	}
-
-	for (i = 0; i < b->nr_tables; i++) {
-		struct page *table = b->table[i];
-		pmd_t parked = vmemmap_od_mk_parked_pmd(table);
-
-		if (od_table_empty(table) &&
-		    vmemmap_od_cmpxchg_pmd(b->pmd[i], parked, __pmd(0))) {
-			b->dying[b->nr_dying] = table;
-			b->dwin[b->nr_dying++] = b->twin[i];
-			/* Starts one if none is under way: nobody waits for it. */
-			b->dying_gp = start_poll_synchronize_rcu();
-			(*nr_unhooked)++;
-			continue;
-		}
-		if (vmemmap_od_cmpxchg_pmd(b->pmd[i], parked, vmemmap_od_mk_pmd(table))) {
-			count_vm_event(VMEMMAP_OD_PUT_BACK);
-			(*nr_put_back)++;
-		}
-	}
-
-	b->nr_tables = 0;
-	for (i = 0; i < nr_freed; i++)
-		od_queue_table(b, b->freed[i]);
-	return nr_freed;
-}
-
-/*
- * Free the unhooked PTE tables once no fault handler can hold them, with
- * any page a late handler installed in one: such a handler counted it in
- * the table before installing it, and it was never reachable. Returns the
- * pages freed. Without @wait, only if the grace period is over already.
- */
-static unsigned long od_free_dying(struct od_batch *b, bool wait)
-{
-	unsigned long freed = 0;
-	unsigned int i, j;
-
-	if (!b->nr_dying)
-		return 0;
-	if (!poll_state_synchronize_rcu(b->dying_gp)) {
-		if (!wait)
-			return 0;
-		cond_synchronize_rcu(b->dying_gp);
-	}
-	/* Such a page was pushed to od_lra_new before its handler left RCU. */
-	od_lra_drain();
-	for (i = 0; i < b->nr_dying; i++) {
-		struct page *table = b->dying[i];
-		pte_t *pte = page_address(table);
-
-		for (j = 0; j < PTRS_PER_PTE && !od_table_empty(table); j++) {
-			pte_t entry = ptep_get(pte + j);
-			struct page *page;
-
-			if (pte_none(entry) || WARN_ON_ONCE(!pte_present(entry)))
-				continue;
-			page = pte_page(entry);
-			atomic_long_dec(od_table_count(table));
-			od_lra_del(page);
-			__free_page(page);
-			od_account(b->dwin[i], -1, 0);
-			count_vm_event(VMEMMAP_OD_RECLAIMED);
-			freed++;
-		}
-		set_page_private(table, 0);
-		__free_page(table);
-		od_account(b->dwin[i], 0, -1);
-		freed++;
-	}
-	b->nr_dying = 0;
-	return freed;
-}
-
-/* Tables wait for their grace period: the reclaimer frees them after it. */
-static bool od_dying_pending;
-
-static void od_note_dying(struct od_batch *b)
-{
-	WRITE_ONCE(od_dying_pending, b->nr_dying != 0);
-}
-
-/* Free the unhooked tables whose grace period is over. */
-static void od_reap_dying(void)
-{
-	mutex_lock(&od_reclaim_lock);
-	if (od_batch) {
-		od_free_dying(od_batch, false);
-		od_note_dying(od_batch);
-	}
-	mutex_unlock(&od_reclaim_lock);
-}
-
-/*
- * Reclaim vmemmap pages, oldest first, until @nr_to_scan were looked at, or
- * the resident memmap is at most @low pages besides PTE tables in their
- * grace period, or none is left; and the PTE tables they leave empty. The
- * pages last found live are looked at only if @live: first (they are the
- * oldest), each at most once. Returns the pages (and tables) freed;
- * *@ran_out says whether the pass stopped for want of pages to look at
- * (what is left was found live), rather than at @low or after @nr_to_scan.
- * With a blocking @gfp, it may wait for an RCU grace period, holding
- * od_reclaim_lock.
- */
-static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
-				bool live, bool *ran_out)
-{
-	long nr_live = live ? atomic_long_read(&od_live_nr) : 0;
-	struct od_batch *b = od_batch;
-	unsigned long freed = 0;
-
-	lockdep_assert_held(&od_reclaim_lock);
-	od_lra_drain();
-	freed += od_free_dying(b, false);
-	for (;;) {
-		unsigned int nr_freed, nr_put_back = 0, nr_unhooked = 0;
-		u64 t0 = local_clock();
-		bool tables;
-
-		b->nr_pages = 0;
-		b->start = ULONG_MAX;
-		b->end = 0;
-		*ran_out = false;
-		/*
-		 * Tables waiting for their grace period go by themselves:
-		 * taking more pages, the newest included, frees them no
-		 * sooner (make stress, PREEMPT and KASAN: grace periods long
-		 * enough that dying tables alone kept the memmap over the low
-		 * mark, and every pass took the page a consumer had just
-		 * populated, before it could touch it).
-		 */
-		while (b->nr_pages < OD_BATCH &&
-		       od_resident_pages() - b->nr_dying > low) {
-			struct list_head *from;
-			struct page *page;
-
-			/* Faults that came during the pass are candidates too. */
-			if (list_empty(&od_lra))
-				od_lra_drain();
-			if (!nr_to_scan) {
-				break;
-			} else if (nr_live > 0 && !list_empty(&od_live)) {
-				from = &od_live;
-				nr_live--;
-			} else if (!list_empty(&od_lra)) {
-				from = &od_lra;
-			} else {
-				*ran_out = true;
-				break;
-			}
-			page = list_first_entry(from, struct page, lru);
-			nr_to_scan--;
-			if (!od_park_page(b, page))
-				list_move_tail(&page->lru, page_private(page) & OD_LIVE ?
-					       &od_live : &od_lra);
-		}
-		/* Queued tables wait for a batch of pages to share its flush. */
-		if (!b->nr_pages) {
-			long resident = od_resident_pages();
-
-			/*
-			 * Over @low only by those dying tables: where it may
-			 * sleep, a pass waits for their (normal) grace period,
-			 * its producers still throttled, and looks again.
-			 */
-			if (b->nr_dying && resident > low &&
-			    resident - b->nr_dying <= low &&
-			    gfpflags_allow_blocking(gfp)) {
-				freed += od_free_dying(b, true);
-				continue;
-			}
-			break;
-		}
-		/*
-		 * Not while ptdump walks the kernel page tables (it holds
-		 * mmap_write_lock(&init_mm)): it may be reading a table we
-		 * unhook. The shrinker only tries: it may run in an
-		 * allocation made under mmap_read_lock(&init_mm) (hugetlb's
-		 * vmemmap_remap_range() splitting a PMD), where a blocking
-		 * read behind a queued ptdump writer would deadlock. What it
-		 * cannot unhook stays queued for later, as do the tables of a
-		 * batch that would not fit among those waiting for their
-		 * grace period (see below).
-		 */
-		tables = b->nr_queued && b->nr_dying <= OD_BATCH &&
-			 (gfpflags_allow_blocking(gfp) ?
-			  (mmap_read_lock(&init_mm), true) :
-			  mmap_read_trylock(&init_mm));
-		if (tables)
-			od_park_tables(b);
-
-		od_before_flush(b);
-		flush_tlb_kernel_range(b->start, b->end);
-		count_vm_event(VMEMMAP_OD_SHOOTDOWNS);
-
-		nr_freed = od_finish(b, gfp, &nr_put_back, &nr_unhooked);
-		if (tables)
-			mmap_read_unlock(&init_mm);
-		count_vm_events(VMEMMAP_OD_RECLAIMED, nr_freed);
-		freed += nr_freed;
-		trace_vmemmap_od_reclaim(nr_freed, nr_unhooked, nr_put_back,
-					 local_clock() - t0);
-		if (wq_has_sleeper(&od_throttle_wq))
-			wake_up_all(&od_throttle_wq);
-		/*
-		 * Unhooked tables are freed once their grace period (started
-		 * when they were unhooked) is over. Where it may sleep, when
-		 * another batch's tables would not fit, a pass waits for it:
-		 * a normal grace period, never an expedited one.
-		 */
-		freed += od_free_dying(b, b->nr_dying > OD_BATCH &&
-				       gfpflags_allow_blocking(gfp));
-		cond_resched();
-	}
-	od_note_dying(b);
-	return freed;
-}
-
-/*
- * Bring the resident memmap down to the low watermark. The pages last
- * found live are looked at again with @live, and otherwise once every
- * OD_RESCAN_MAX at most (od_live_next), so that those that went idle are
- * reclaimed in their turn even while other pages are there to take.
- * Returns what was freed.
- */
-static unsigned long od_reclaim_budget(bool live)
-{
-	static unsigned long od_live_next = INITIAL_JIFFIES;	/* under od_reclaim_lock */
-	unsigned long budget, freed = 0;
-	bool ran_out;
-
-	mutex_lock(&od_reclaim_lock);
-	budget = READ_ONCE(od_budget);
-	if (budget && od_batch) {
-		if (time_after_eq(jiffies, od_live_next))
-			live = true;
-		if (live)
-			od_live_next = jiffies + OD_RESCAN_MAX;
-		freed = od_reclaim(atomic_long_read(&od_lra_nr),
-				   budget - OD_LOW, GFP_KERNEL, live, &ran_out);
-		/*
-		 * Stuck: still over the mark, and nothing was freed or nothing
-		 * is left to look at (a pass that chases producers is not).
-		 */
-		WRITE_ONCE(od_stuck_at, (ran_out || !freed) && od_over_mark() ?
-			   od_resident_pages() : 0);
-	}
-	mutex_unlock(&od_reclaim_lock);
-	wake_up_all(&od_throttle_wq);
-	return freed;
-}
-
-/*
- * The reclaimer: an ordinary kernel thread (producers that outrun it are
- * throttled, so it needs no real-time priority). It runs a budget pass
- * whenever the memmap goes over the high watermark; when a pass found
- * nothing to take and the memmap stays over the mark, it rescans the live
- * pages, after OD_RESCAN_MIN and then less often, up to OD_RESCAN_MAX. It
- * waits for no expedited grace period: PTE tables a pass unhooked are freed
- * by a later batch; a pass waits for a normal grace period only when its
- * dying tables would overflow, or alone keep the memmap over the low mark;
- * the reclaimer frees what is left OD_RESCAN_MIN after the last pass.
- */
-static int od_reclaimd_fn(void *unused)
-{
-	unsigned long backoff = OD_RESCAN_MIN;
-
-	while (!kthread_should_stop()) {
-		set_current_state(TASK_IDLE);
-		if (od_over_high()) {
-			__set_current_state(TASK_RUNNING);
-			od_reclaim_budget(false);
-			cond_resched();
-			continue;
-		}
-		/* Under the mark; over it, not od_over_high() means stuck. */
-		if (!od_over_mark()) {
-			backoff = OD_RESCAN_MIN;
-			if (!READ_ONCE(od_dying_pending)) {
-				schedule();
-			} else if (!schedule_timeout(OD_RESCAN_MIN)) {
-				__set_current_state(TASK_RUNNING);
-				od_reap_dying();
-			}
-			continue;
-		}
-		/* Woken early (a batch more, a new budget): look again. */
-		if (schedule_timeout(backoff))
-			continue;
-		if (od_reclaim_budget(true))
-			backoff = OD_RESCAN_MIN;
-		else
-			backoff = min_t(unsigned long, 2 * backoff, OD_RESCAN_MAX);
-	}
-	return 0;
-}
-
-/*
- * The live pages count for a sixteenth: most of them stay live, but the
- * shrinker is what finds those that went idle when there is no budget.
- */
-static unsigned long od_shrink_count(struct shrinker *shrinker,
-				     struct shrink_control *sc)
-{
-	long live = atomic_long_read(&od_live_nr);
-	long nr = atomic_long_read(&od_lra_nr) - live + live / 16;
-
-	return nr > 0 ? nr : 0;
-}
-
-static unsigned long od_shrink_scan(struct shrinker *shrinker,
-				    struct shrink_control *sc)
-{
-	unsigned long freed = 0;
-	bool ran_out;
-
-	/* The reclaimer is at it already (or allocating, under the lock). */
-	if (!mutex_trylock(&od_reclaim_lock))
-		return SHRINK_STOP;
-	if (od_batch)
-		freed = od_reclaim(sc->nr_to_scan, LONG_MIN,
-				   GFP_NOWAIT | __GFP_NOWARN, true, &ran_out);
-	/* Room was made: a stuck budget pass may succeed again. */
-	if (freed)
-		WRITE_ONCE(od_stuck_at, 0);
-	mutex_unlock(&od_reclaim_lock);
-	return freed ?: SHRINK_STOP;
-}
-
 /*
  * Without compound pages, init writes the same struct page for every pfn
  * of a window (with SPARSEMEM_VMEMMAP no pfn-dependent bits go into
@@ -1993,37 +867,6 @@ out:
 	w->tmpl = NULL;
 	kfree(img);
 	return 0;
-}
-
-/* The reclaimer's batch, while any window exists. Under od_lock. */
-static int od_batch_alloc(void)
-{
-	struct od_batch *b = kvzalloc(sizeof(*b), GFP_KERNEL);
-
-	if (!b)
-		return -ENOMEM;
-	b->img = vmalloc(OD_BATCH * PAGE_SIZE);
-	if (!b->img) {
-		kvfree(b);
-		return -ENOMEM;
-	}
-	mutex_lock(&od_reclaim_lock);
-	od_batch = b;
-	mutex_unlock(&od_reclaim_lock);
-	return 0;
-}
-
-static void od_batch_free(void)
-{
-	struct od_batch *b;
-
-	mutex_lock(&od_reclaim_lock);
-	b = od_batch;
-	od_batch = NULL;
-	mutex_unlock(&od_reclaim_lock);
-	if (b)
-		vfree(b->img);
-	kvfree(b);
 }
 
 /* === Public interface === */
@@ -2242,81 +1085,6 @@ void vmemmap_od_unregister(struct dev_pagemap *pgmap, int range_id)
 }
 
 /**
- * vmemmap_od_congested - should a producer of struct page faults back off?
- *
- * True while the resident on-demand memmap is over the high watermark of
- * budget_kb (two reclaim batches under it) and the reclaimer can still
- * bring it down. Cheap; callable from any context. A producer that can
- * stop at such a point, but not sleep there, stops, leaves its atomic
- * section and calls vmemmap_od_throttle().
- */
-bool vmemmap_od_congested(void)
-{
-	return od_over_high();
-}
-EXPORT_SYMBOL_GPL(vmemmap_od_congested);
-
-/**
- * vmemmap_od_throttle - wait for the reclaimer while the memmap is congested
- *
- * The fault handler never waits, so kernel code that faults in struct
- * pages at full speed on every CPU can outrun the reclaimer. Code that
- * faults in many of them from a context that can sleep calls this between
- * steps, as writers call balance_dirty_pages_ratelimited(): it returns at
- * once unless vmemmap_od_congested(), else wakes the reclaimer and sleeps
- * until the memmap is back under the high watermark, the budget goes, or
- * the reclaimer finds nothing more it may take.
- *
- * Return: 0, or -EINTR if a fatal signal arrived meanwhile.
- */
-int vmemmap_od_throttle(void)
-{
-	might_sleep();
-	if (!od_over_high())
-		return 0;
-	od_wake_reclaimd();
-	return wait_event_killable(od_throttle_wq, !od_over_high()) ? -EINTR : 0;
-}
-EXPORT_SYMBOL_GPL(vmemmap_od_throttle);
-
-/*
- * How long a task that went over the high watermark may be held on its way
- * back to user space: 10 ms per batch the memmap is over it, up to 1 s.
- */
-#define OD_USER_PENALTY_MS	10
-#define OD_USER_PENALTY_MAX	HZ
-
-/**
- * __vmemmap_od_handle_over_high - throttle a task that went over the mark
- *
- * Called by resume_user_mode_work() when TIF_NOTIFY_RESUME is set. If the
- * current task populated vmemmap pages while the memmap was over its high
- * watermark (od_note_over_high()) and it still is, wake the reclaimer and
- * sleep until the memmap is back under the mark, for at most a time that
- * grows with how far it is over: however many threads produce, each one
- * waits for the reclaimer before it can fault in more, so the memmap stays
- * within one batch of the budget (and the reclaimer's stall rules still
- * apply: when it finds nothing more to take, nobody waits). A fatal signal
- * ends the wait.
- */
-void __vmemmap_od_handle_over_high(void)
-{
-	long timeout;
-
-	if (likely(!current->vmemmap_od_over_high))
-		return;
-	current->vmemmap_od_over_high = 0;
-	if (!od_over_high())
-		return;
-	timeout = min_t(long, OD_USER_PENALTY_MAX,
-			msecs_to_jiffies(OD_USER_PENALTY_MS) *
-			DIV_ROUND_UP(od_over_mark(), OD_BATCH));
-	count_vm_event(VMEMMAP_OD_USER_THROTTLED);
-	od_wake_reclaimd();
-	wait_event_killable_timeout(od_throttle_wq, !od_over_high(), timeout);
-}
-
-/**
  * vmemmap_od_resident - is the struct page of a pfn mapped right now?
  * @pfn: a pfn in an on-demand window
  *
@@ -2363,96 +1131,6 @@ bool __vmemmap_od_pfn_mapped(unsigned long pfn)
 }
 EXPORT_SYMBOL_GPL(__vmemmap_od_pfn_mapped);
 NOKPROBE_SYMBOL(__vmemmap_od_pfn_mapped);
-
-/* Is the vmemmap page at @vaddr neither mapped nor parked? Under RCU. */
-static bool od_vaddr_none(unsigned long vaddr)
-{
-	pmd_t *pmd = od_pmd(vaddr);
-	pmd_t pmdval;
-
-	if (!pmd)
-		return false;
-	pmdval = READ_ONCE(*pmd);
-	if (pmd_none(pmdval))
-		return true;
-	/*
-	 * A parked table still names its table, which RCU keeps: a fault
-	 * that found it present before it was parked may have installed a
-	 * page in it since (the reclaimer puts such a table back).
-	 */
-	if (pmd_present(pmdval) && pmd_leaf(pmdval))
-		return false;
-	return pte_none(ptep_get(od_pte(pmdval, vaddr)));
-}
-
-/**
- * __vmemmap_od_forget_dax - vmemmap_od_forget_dax() for a pfn in the bounds
- * @pfn: the pfn
- * @mapping: the mapping its fsdax entry belongs to
- *
- * Return: true if @pfn's struct page is in an on-demand window, is not
- * resident, and its saved mapping and index are dropped; else false.
- */
-bool __vmemmap_od_forget_dax(unsigned long pfn, struct address_space *mapping)
-{
-	unsigned long vaddr = od_vaddr(pfn) & PAGE_MASK;
-	unsigned int i = pfn % OD_STRUCT_PAGES, r;
-	struct vmemmap_od_window *w;
-	struct od_saved *saved;
-	unsigned long flags;
-	bool none = false;
-	int spins;
-
-	rcu_read_lock();
-	w = od_window_of(vaddr);
-	if (!w || !od_is_dax(w))
-		goto out;
-	spin_lock_irqsave(&w->saved_lock, flags);
-	saved = xa_load(&w->saved, od_saved_index(w, pfn));
-	if (saved) {
-		unsigned long left = 0;
-
-		for (r = 0; r < saved->nr_mapping; r++) {
-			if (test_bit(i, &saved->run[r].mask)) {
-				WARN_ON_ONCE(saved->run[r].mapping != mapping);
-				clear_bit(i, &saved->run[r].mask);
-			}
-		}
-		for (r = 0; r < saved->nr_runs; r++)
-			left |= READ_ONCE(saved->run[r].mask);
-		/* The last of an evicted file's pages: the state goes. */
-		if (!left && xa_cmpxchg(&w->saved, od_saved_index(w, pfn),
-					saved, NULL, 0) == saved)
-			od_saved_free(saved);
-	}
-	/*
-	 * A fault that read the bit before we cleared it is counted in
-	 * building until it has installed its page, and one that did not
-	 * count itself yet reads it cleared (both sides: a full barrier
-	 * between the write and the read). Under saved_lock, the reclaimer
-	 * cannot unmap a page whose state it saved before we looked. While
-	 * such a fault is under way (it never waits, so not for long), wait:
-	 * it installs the page, or was building another one; giving up
-	 * leaves the caller to write the struct page, which may take a page
-	 * from the fault path's reserve.
-	 */
-	smp_mb();
-	for (spins = 0; spins < OD_FORGET_SPINS; spins++) {
-		int busy = atomic_read_acquire(od_building(w, pfn));
-
-		if (!od_vaddr_none(vaddr))
-			break;
-		if (!busy) {
-			none = true;
-			break;
-		}
-		cpu_relax();
-	}
-	spin_unlock_irqrestore(&w->saved_lock, flags);
-out:
-	rcu_read_unlock();
-	return none;
-}
 
 /**
  * vmemmap_od_populate - populate the struct pages of device pfns
@@ -2715,6 +1393,8 @@ static int __init vmemmap_od_init(void)
 		return 0;
 	}
 	fault_create_debugfs_attr("fail_vmemmap_od", NULL, &fail_vmemmap_od);
+	debugfs_create_bool("flush_pages", 0600,
+			    debugfs_create_dir("vmemmap_od", NULL), &od_flush_pages);
 
 	ret = od_init_reserves();
 	if (ret) {
