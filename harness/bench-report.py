@@ -268,17 +268,19 @@ flush_csv = os.path.join(out, "flush.csv")
 if os.path.exists(flush_csv):
     p("## 5. The batch's TLB shootdown: full flush or page by page")
     p()
-    p("A batch's 64 pages lie scattered over the window, so "
-      "`flush_tlb_kernel_range()` over their span always exceeds "
-      "`tlb_single_page_flush_ceiling` (33 pages) and flushes the whole TLB "
-      "of every CPU. With debugfs `vmemmap_od/flush_pages` set, a batch "
-      "that parks no PTE table sends one IPI that runs one `INVLPG` per "
-      "parked page instead. Same workload as above (uniform, working set 4x "
-      "the budget, 20000 accesses after a populating pass), the two modes "
-      "interleaved (full, pages, full, ...) in this boot, 7 rounds each; "
-      "`flush_ns` and `duration_ns` of every batch from the reclaim "
+    p("A full batch is 64 pages, more than `tlb_single_page_flush_ceiling` "
+      "(33), so `flush_tlb_kernel_range()` flushes the whole TLB of every "
+      "CPU for it. With debugfs `vmemmap_od/flush_pages` set, a batch that "
+      "parks no PTE table sends the same IPI, which runs one "
+      "`flush_tlb_one_kernel()` (`INVLPG`, no PTI here) per parked page "
+      "instead. Same workload as above (uniform, working set 4x the budget, "
+      "20000 accesses after a populating pass), 7 rounds of each mode in "
+      "this boot, the order alternating (full first, then pages first); "
+      "`flush_ns`, `duration_ns` and `full` of every batch from the reclaim "
       "tracepoint. Ratios are per round (pages / full of the same round); "
-      "the interval is the rounds' min to max.")
+      "the interval is the rounds' min to max. Under TCG a flush is QEMU's "
+      "software TLB being dropped, whole or page by page: the cost of the "
+      "refills that follow a full flush shows, but not a real CPU's.")
     p()
     rounds = {}
     with open(flush_csv) as fh:
@@ -315,7 +317,7 @@ if os.path.exists(flush_csv):
     ball = sum(v["pages"]["b"] for v in rounds.values() if "pages" in v)
     p()
     p("In page-by-page mode %d of %d batches parked a PTE table and so "
-      "still made the full flush." % (tb, ball))
+      "still made the full flush (`full=1`)." % (tb, ball))
     p()
 
 p("## Targets")
@@ -328,5 +330,5 @@ p()
 p("Raw data: `bench.txt` (one line per measurement), `reclaim.csv` (pattern, "
   "WS/budget, WS pages, accesses, ns, faults, reclaimed, shootdowns, "
   "tracepoint pages, tracepoint ns), `flush.csv` (round, mode, ns, batches, "
-  "pages, batches with tables, tracepoint ns, flush ns), `resident.csv` "
+  "pages, batches flushed whole, tracepoint ns, flush ns), `resident.csv` "
   "(uptime, resident_kb, budget_kb).")

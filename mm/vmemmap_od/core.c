@@ -48,7 +48,9 @@
  *    CPU coming online before it runs; a page a fault cannot give back
  *    goes to a lock-free list the worker frees;
  *  - a new vmemmap page joins the reclaimer's LRA list through a lock-free
- *    llist.
+ *    llist;
+ *  - its functions are NOKPROBE_SYMBOL(), as the x86 fault handler's are: a
+ *    kprobe there would trap inside the page fault it serves.
  * When the reserve is empty the fault is not served: vmemmap_od_fault()
  * returns false and the access takes the ordinary bad-kernel-access path
  * (an exception-table fixup for get_kernel_nofault() and friends; an oops
@@ -79,7 +81,8 @@
  *  1. check P; if it holds live state, skip it (vmemmap_od_live_skipped);
  *  2. park e: cmpxchg it from "maps P" to "parked P", an entry that is not
  *     present but still names P;
- *  3. for a batch of parked pages, one flush_tlb_kernel_range(): from now
+ *  3. for a batch of parked pages, one TLB shootdown (od_flush(): an IPI
+ *     to every CPU, waited for; flush_tlb_kernel_range()): from now
  *     on no CPU reaches P through the vmemmap, and every write made through
  *     a stale TLB entry before the flush is visible to us;
  *  4. check P again; if it is still rebuildable, cmpxchg e from "parked P"
@@ -140,6 +143,7 @@
  */
 #include <linux/cpuhotplug.h>
 #include <linux/debugfs.h>
+#include <linux/export.h>
 #include <linux/extable.h>
 #include <linux/fault-inject.h>
 #include <linux/irq_work.h>
@@ -469,6 +473,7 @@ static struct page *od_page_get(struct od_src *src, int nid)
 		irq_work_queue(this_cpu_ptr(&od_kick_irq_work));
 	return page;
 }
+NOKPROBE_SYMBOL(od_page_get);
 
 /* Give back a page od_populate() did not use. */
 static void od_page_put(struct od_src *src, int nid, struct page *page)
@@ -491,6 +496,7 @@ static void od_page_put(struct od_src *src, int nid, struct page *page)
 	llist_add((struct llist_node *)&page->lru, &od_spare);
 	irq_work_queue(this_cpu_ptr(&od_kick_irq_work));
 }
+NOKPROBE_SYMBOL(od_page_put);
 
 void od_account(struct vmemmap_od_window *w, long pages, long pte_tables)
 {
@@ -505,6 +511,7 @@ void od_account(struct vmemmap_od_window *w, long pages, long pte_tables)
 	       !atomic_long_try_cmpxchg(&od_resident_max, &max, resident))
 		;
 }
+NOKPROBE_SYMBOL(od_account);
 
 /* The PMD entry covering @vaddr; the levels above exist for any window. */
 pmd_t *od_pmd(unsigned long vaddr)
@@ -523,6 +530,7 @@ pmd_t *od_pmd(unsigned long vaddr)
 		return NULL;
 	return pmd_offset(pud, vaddr);
 }
+NOKPROBE_SYMBOL(od_pmd);
 
 /* The window of a vmemmap address, or NULL. Under RCU or od_reclaim_lock. */
 struct vmemmap_od_window *od_window_of(unsigned long vaddr)
@@ -532,6 +540,7 @@ struct vmemmap_od_window *od_window_of(unsigned long vaddr)
 
 	return w && pfn >= w->start_pfn && pfn < w->end_pfn ? w : NULL;
 }
+NOKPROBE_SYMBOL(od_window_of);
 
 /*
  * Populate the vmemmap page at @vaddr, whose first struct page is @pfn's,
@@ -629,6 +638,7 @@ static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 			       local_clock() - t0, src->reserve);
 	return true;
 }
+NOKPROBE_SYMBOL(od_populate);
 
 /* Is the vmemmap page at @vaddr of a window mapped? Under RCU. */
 static bool od_vaddr_mapped(unsigned long vaddr)
@@ -642,6 +652,7 @@ static bool od_vaddr_mapped(unsigned long vaddr)
 	return pmd_present(pmdval) && !pmd_leaf(pmdval) &&
 	       pte_present(ptep_get(od_pte(pmdval, vaddr)));
 }
+NOKPROBE_SYMBOL(od_vaddr_mapped);
 
 /* The pfn of the head of @pfn's compound page (@pfn without compound pages). */
 unsigned long od_head_pfn(struct vmemmap_od_window *w, unsigned long pfn)
@@ -650,6 +661,7 @@ unsigned long od_head_pfn(struct vmemmap_od_window *w, unsigned long pfn)
 
 	return w->start_pfn + round_down(pfn - w->start_pfn, nr);
 }
+NOKPROBE_SYMBOL(od_head_pfn);
 
 /* Tries of od_populate_gfp() against a reclaimer that takes the page again. */
 #define OD_POPULATE_TRIES	4

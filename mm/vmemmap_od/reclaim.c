@@ -7,15 +7,20 @@
  * the rest of the design are described at the top of core.c.
  */
 #include <kunit/static_stub.h>
+#include <linux/export.h>
 #include <linux/kthread.h>
+#include <linux/kprobes.h>
 #include <linux/llist.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
+#include <linux/mmap_lock.h>
 #include <linux/pgtable.h>
+#include <linux/rcupdate.h>
 #include <linux/resume_user_mode.h>
 #include <linux/sched/clock.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
+#include <linux/smp.h>
 #include <linux/vmalloc.h>
 #include <linux/vmemmap_od.h>
 #include <linux/vmstat.h>
@@ -124,6 +129,7 @@ long od_resident_pages(void)
 {
 	return atomic_long_read(&od_resident) + od_saved_pages();
 }
+NOKPROBE_SYMBOL(od_resident_pages);
 
 /* Pages the resident memmap is over the high watermark; 0 without a budget. */
 static long od_over_mark(void)
@@ -133,6 +139,7 @@ static long od_over_mark(void)
 
 	return budget && over > 0 ? over : 0;
 }
+NOKPROBE_SYMBOL(od_over_mark);
 
 bool od_over_high(void)
 {
@@ -144,6 +151,7 @@ bool od_over_high(void)
 	return od_over_mark() &&
 	       od_resident_pages() >= READ_ONCE(od_stuck_at) + OD_BATCH;
 }
+NOKPROBE_SYMBOL(od_over_high);
 
 void od_wake_reclaimd(void)
 {
@@ -170,6 +178,7 @@ void od_note_over_high(void)
 	current->vmemmap_od_over_high++;
 	set_notify_resume(current);
 }
+NOKPROBE_SYMBOL(od_note_over_high);
 
 /* Put the LRA link of a freshly mapped vmemmap page on od_lra_new. */
 void od_lra_add(struct page *page, unsigned long vaddr)
@@ -178,6 +187,7 @@ void od_lra_add(struct page *page, unsigned long vaddr)
 	llist_add((struct llist_node *)&page->lru, &od_lra_new);
 	atomic_long_inc(&od_lra_nr);
 }
+NOKPROBE_SYMBOL(od_lra_add);
 
 /* === Reclaim === */
 
@@ -425,12 +435,17 @@ static inline void od_before_flush(struct od_batch *b)
 #endif
 
 /*
- * debugfs vmemmap_od/flush_pages: flush a batch page by page, with one
- * INVLPG per parked page on every CPU in one IPI, instead of the full flush
- * flush_tlb_kernel_range() makes of a range wider than
- * tlb_single_page_flush_ceiling (which a batch's scattered pages always
- * are). For make bench, which measures both. Only batches that park no PTE
- * table: INVLPG drops the paging-structure caches of the current PCID only.
+ * debugfs vmemmap_od/flush_pages: shoot a batch down page by page, one IPI
+ * to every CPU running flush_tlb_one_kernel() for each parked page (what
+ * flush_tlb_kernel_range() does for up to tlb_single_page_flush_ceiling
+ * pages, 33 by default), instead of the full flush it makes of a longer
+ * range, which a full batch of 64 always is. For make bench, which
+ * measures both. Only batches that park no PTE table: INVLPG drops the
+ * paging-structure caches of the current PCID only. Both ways every CPU
+ * takes the IPI and the reclaimer waits for it: the IRQs-off installs and
+ * GUP-fast rely on that (see the top of core.c); a broadcast flush without
+ * IPIs would not do. The addresses are the pages' page_private(), which
+ * od_finish() clears only after the flush.
  */
 bool od_flush_pages;
 
@@ -444,12 +459,14 @@ static void od_flush_pages_ipi(void *info)
 }
 
 /* Step 3: the batch's shootdown. */
-static void od_flush(struct od_batch *b)
+static bool od_flush(struct od_batch *b)
 {
-	if (READ_ONCE(od_flush_pages) && !b->nr_tables)
+	if (READ_ONCE(od_flush_pages) && !b->nr_tables) {
 		on_each_cpu(od_flush_pages_ipi, b, true);
-	else
-		flush_tlb_kernel_range(b->start, b->end);
+		return false;
+	}
+	flush_tlb_kernel_range(b->start, b->end);
+	return true;
 }
 
 /* Step 4's unmap of a parked page, under @w->saved_lock. */
@@ -629,7 +646,9 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 	freed += od_free_dying(b, false);
 	for (;;) {
 		unsigned int nr_freed, nr_put_back = 0, nr_unhooked = 0;
-		u64 t0 = local_clock(), t1;
+		u64 t0 = local_clock();
+		u64 flush_ns;
+		bool full;
 		bool tables;
 
 		b->nr_pages = 0;
@@ -705,9 +724,9 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 			od_park_tables(b);
 
 		od_before_flush(b);
-		t1 = local_clock();
-		od_flush(b);
-		t1 = local_clock() - t1;
+		flush_ns = local_clock();
+		full = od_flush(b);
+		flush_ns = local_clock() - flush_ns;
 		count_vm_event(VMEMMAP_OD_SHOOTDOWNS);
 
 		nr_freed = od_finish(b, gfp, &nr_put_back, &nr_unhooked);
@@ -716,7 +735,7 @@ static unsigned long od_reclaim(unsigned long nr_to_scan, long low, gfp_t gfp,
 		count_vm_events(VMEMMAP_OD_RECLAIMED, nr_freed);
 		freed += nr_freed;
 		trace_vmemmap_od_reclaim(nr_freed, nr_unhooked, nr_put_back,
-					 local_clock() - t0, t1);
+					 local_clock() - t0, flush_ns, full);
 		if (wq_has_sleeper(&od_throttle_wq))
 			wake_up_all(&od_throttle_wq);
 		/*
@@ -751,8 +770,10 @@ static unsigned long od_reclaim_budget(bool live)
 	if (budget && od_batch) {
 		if (time_after_eq(jiffies, od_live_next))
 			live = true;
-		if (live)
+		if (live) {
 			od_live_next = jiffies + OD_RESCAN_MAX;
+			count_vm_event(VMEMMAP_OD_LIVE_PASSES);
+		}
 		freed = od_reclaim(atomic_long_read(&od_lra_nr),
 				   budget - OD_LOW, GFP_KERNEL, live, &ran_out);
 		/*
@@ -885,6 +906,8 @@ void od_batch_free(void)
  * bring it down. Cheap; callable from any context. A producer that can
  * stop at such a point, but not sleep there, stops, leaves its atomic
  * section and calls vmemmap_od_throttle().
+ *
+ * Return: true if the producer should back off.
  */
 bool vmemmap_od_congested(void)
 {

@@ -6,6 +6,7 @@
  * that rebuilds it; fsdax drops it for the pages whose mapping it clears.
  * The design is described at the top of core.c.
  */
+#include <linux/kprobes.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/pgtable.h>
@@ -91,6 +92,7 @@ void od_build(struct vmemmap_od_window *w, struct page *map,
 		}
 	}
 }
+NOKPROBE_SYMBOL(od_build);
 
 /* Add struct page @i to the run of @runs (@nr of them) for @key, @delta. */
 static void od_run_add(struct od_run *runs, unsigned short *nr,

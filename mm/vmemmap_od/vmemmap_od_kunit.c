@@ -26,6 +26,8 @@
 #include <linux/vmstat.h>
 #include <linux/workqueue.h>
 
+#include "vmemmap_od.h"
+
 #define OD_TEST_SIZE	(2 * (PAGES_PER_SECTION << PAGE_SHIFT))
 
 struct od_test_map {
@@ -101,7 +103,6 @@ static unsigned long od_faults(void)
 }
 
 /* Struct pages per vmemmap page. */
-#define OD_STRUCT_PAGES	(PAGE_SIZE / sizeof(struct page))
 
 /*
  * A struct page, made comparable across ranges: words that point into the
@@ -400,6 +401,26 @@ static void od_reclaim_flushes_tlb(struct kunit *test)
 	}
 }
 
+static void od_flush_pages_restore(void *old)
+{
+	WRITE_ONCE(od_flush_pages, (bool)(unsigned long)old);
+}
+
+/*
+ * The same with debugfs flush_pages set: a batch that parks no PTE table
+ * (the first, which takes the 64 pages; their table goes with the next)
+ * shoots its pages down one by one, on every CPU.
+ */
+static void od_reclaim_flushes_tlb_by_page(struct kunit *test)
+{
+	void *old = (void *)(unsigned long)READ_ONCE(od_flush_pages);
+
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, od_flush_pages_restore,
+							old), 0);
+	WRITE_ONCE(od_flush_pages, true);
+	od_reclaim_flushes_tlb(test);
+}
+
 /*
  * The vmemmap page od_late_write() writes to, and how often it did; the
  * stub runs only in the test's task.
@@ -467,6 +488,7 @@ static struct kunit_case vmemmap_od_test_cases[] = {
 	KUNIT_CASE(od_init_matches_upfront_compound),
 	KUNIT_CASE(od_concurrent_install),
 	KUNIT_CASE(od_reclaim_flushes_tlb),
+	KUNIT_CASE(od_reclaim_flushes_tlb_by_page),
 	KUNIT_CASE(od_reclaim_keeps_late_writes),
 	{}
 };

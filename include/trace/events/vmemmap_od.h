@@ -50,13 +50,15 @@ TRACE_EVENT(vmemmap_od_fault,
  *	flush: written through a stale TLB entry, or not freeable any more
  * @duration_ns: time for the batch, its one TLB shootdown included
  * @flush_ns: time for that shootdown alone
+ * @full: the shootdown flushed every CPU's whole TLB (else page by page)
  */
 TRACE_EVENT(vmemmap_od_reclaim,
 
 	TP_PROTO(unsigned int nr_pages, unsigned int nr_tables,
-		 unsigned int nr_put_back, u64 duration_ns, u64 flush_ns),
+		 unsigned int nr_put_back, u64 duration_ns, u64 flush_ns,
+		 bool full),
 
-	TP_ARGS(nr_pages, nr_tables, nr_put_back, duration_ns, flush_ns),
+	TP_ARGS(nr_pages, nr_tables, nr_put_back, duration_ns, flush_ns, full),
 
 	TP_STRUCT__entry(
 		__field(unsigned int, nr_pages)
@@ -64,6 +66,7 @@ TRACE_EVENT(vmemmap_od_reclaim,
 		__field(unsigned int, nr_put_back)
 		__field(u64, duration_ns)
 		__field(u64, flush_ns)
+		__field(bool, full)
 	),
 
 	TP_fast_assign(
@@ -72,11 +75,12 @@ TRACE_EVENT(vmemmap_od_reclaim,
 		__entry->nr_put_back = nr_put_back;
 		__entry->duration_ns = duration_ns;
 		__entry->flush_ns = flush_ns;
+		__entry->full = full;
 	),
 
-	TP_printk("nr_pages=%u nr_tables=%u nr_put_back=%u duration_ns=%llu flush_ns=%llu",
+	TP_printk("nr_pages=%u nr_tables=%u nr_put_back=%u duration_ns=%llu flush_ns=%llu full=%d",
 		  __entry->nr_pages, __entry->nr_tables, __entry->nr_put_back,
-		  __entry->duration_ns, __entry->flush_ns)
+		  __entry->duration_ns, __entry->flush_ns, __entry->full)
 );
 
 #endif /* _TRACE_VMEMMAP_OD_H */
