@@ -1393,6 +1393,7 @@ static int __init vmemmap_od_init(void)
 {
 	struct shrinker *shrinker;
 	struct kobject *kobj;
+	struct dentry *dir;
 	int ret;
 
 	/* A vmemmap page holds whole struct pages: 64 on x86-64. */
@@ -1405,8 +1406,9 @@ static int __init vmemmap_od_init(void)
 		return 0;
 	}
 	fault_create_debugfs_attr("fail_vmemmap_od", NULL, &fail_vmemmap_od);
-	debugfs_create_bool("flush_pages", 0600,
-			    debugfs_create_dir("vmemmap_od", NULL), &od_flush_pages);
+	dir = debugfs_create_dir("vmemmap_od", NULL);
+	debugfs_create_bool("flush_pages", 0600, dir, &od_flush_pages);
+	debugfs_create_ulong("live_passes", 0400, dir, &od_live_passes);
 
 	ret = od_init_reserves();
 	if (ret) {

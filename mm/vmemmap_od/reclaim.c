@@ -55,6 +55,11 @@ static atomic_long_t od_lra_nr;		/* pages on all three lists */
 static atomic_long_t od_live_nr;	/* of which on od_live */
 #define OD_RESCAN_MIN		(HZ / 10)
 #define OD_RESCAN_MAX		HZ
+/*
+ * Budget passes that looked at the live pages again (debugfs
+ * vmemmap_od/live_passes), under od_reclaim_lock.
+ */
+unsigned long od_live_passes;
 
 /* budget_kb in pages; 0: no budget. */
 unsigned long od_budget;
@@ -772,7 +777,7 @@ static unsigned long od_reclaim_budget(bool live)
 			live = true;
 		if (live) {
 			od_live_next = jiffies + OD_RESCAN_MAX;
-			count_vm_event(VMEMMAP_OD_LIVE_PASSES);
+			od_live_passes++;
 		}
 		freed = od_reclaim(atomic_long_read(&od_lra_nr),
 				   budget - OD_LOW, GFP_KERNEL, live, &ran_out);

@@ -169,6 +169,7 @@ extern struct task_struct *od_reclaimd;
 extern wait_queue_head_t od_throttle_wq;
 extern struct od_batch *od_batch;
 extern bool od_flush_pages;
+extern unsigned long od_live_passes;
 long od_resident_pages(void);
 bool od_over_high(void);
 void od_wake_reclaimd(void);

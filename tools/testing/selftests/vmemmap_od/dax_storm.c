@@ -50,6 +50,7 @@
 
 #define CHUNK		(64 << 10)
 #define SRC_SPAN	(1 << 20)
+#define OD_DEBUGFS	"/sys/kernel/debug/vmemmap_od/"
 #define BATCH_KB	256
 #define MAP_ALIGN	(2UL << 20)
 
@@ -181,8 +182,8 @@ TEST_F_TIMEOUT(dax_storm, user_space_keeps_budget, 300)
 	rec0 = read_vmstat("vmemmap_od_reclaimed");
 	thr0 = read_vmstat("vmemmap_od_user_throttled");
 	live0 = read_vmstat("vmemmap_od_live_skipped");
-	passes0 = read_vmstat("vmemmap_od_live_passes");
-	ASSERT_LE(0, passes0) TH_LOG("no vmemmap_od_live_passes in /proc/vmstat");
+	passes0 = read_long(OD_DEBUGFS "live_passes");
+	ASSERT_LE(0, passes0) TH_LOG("no " OD_DEBUGFS "live_passes");
 	shoot0 = read_vmstat("vmemmap_od_shootdowns");
 	ASSERT_LE(0, thr0) TH_LOG("no vmemmap_od_user_throttled in /proc/vmstat");
 
@@ -204,7 +205,7 @@ TEST_F_TIMEOUT(dax_storm, user_space_keeps_budget, 300)
 	rec = read_vmstat("vmemmap_od_reclaimed") - rec0;
 	thr = read_vmstat("vmemmap_od_user_throttled") - thr0;
 	live = read_vmstat("vmemmap_od_live_skipped") - live0;
-	passes = read_vmstat("vmemmap_od_live_passes") - passes0;
+	passes = read_long(OD_DEBUGFS "live_passes") - passes0;
 	ksft_print_msg("%d threads, %.1f s: %ld O_DIRECT reads of %d kB, %ld writes, %ld errors\n",
 		       nthreads, secs, atomic_load(&s.reads), CHUNK >> 10,
 		       atomic_load(&s.writes), atomic_load(&s.errors));
