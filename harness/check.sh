@@ -93,11 +93,11 @@ boot() {
 	return 0
 }
 
-boot check 151 --job check --pmem 64G,1T,2G,2G,2G --smp 2 --timeout "${CHECK_TIMEOUT:-1500}" \
+boot check 152 --job check --pmem 64G,1T,2G,2G,2G --smp 2 --timeout "${CHECK_TIMEOUT:-1500}" \
 	${inject:+--inject "$inject"}
 
 # 4-level paging (QEMU offers LA57 otherwise): another vmemmap layout.
-boot check-4level 47 --job od --pmem 60G,2G,2G,2G --la57 off --timeout 900
+boot check-4level 48 --job od --pmem 60G,2G,2G,2G --la57 off --timeout 900
 
 # The same kept pmem files across kernels: this one, Linux 6.12 without the
 # series (build-vanilla.sh), this one with the feature off, this one again.
