@@ -1,12 +1,18 @@
 #!/bin/bash
 # make bench: measure on-demand vmemmap against map=mem and map=dev, and
-# the fault hook against a kernel without it, and write bench/results.md
-# and bench/*.png. Every number comes from this run.
+# the fault hook against a kernel without it, and write bench/results.json
+# and, from it, bench/results.md and bench/*.png. Every number comes from
+# this run.
 #
-# Boots (TCG, 2 CPUs, 2 GiB, pmem 64 GiB + 1 TiB):
-#   bench       the test kernel (build/bzImage), job harness/guest/job-bench
-#   bench-nood  the same configuration with CONFIG_VMEMMAP_ON_DEMAND=n,
-#               built in build/linux-nood, job job-bench-nood
+# The kernels are the benchmark kernel: the same patches, with the options
+# a distribution ships instead of the test kernel's debugging
+# (kernel/configs/vmemmap_od_bench.config), in build/linux-bench, and its
+# CONFIG_VMEMMAP_ON_DEMAND=n twin in build/linux-bench-nood. Boots (TCG,
+# 2 CPUs, 2 GiB):
+#   bench       pmem 64 GiB + 1 TiB, job harness/guest/job-bench: every
+#               comparison, modes interleaved over 7 rounds
+#   bench-nood  the twin, no pmem, job job-bench-nood: the fault hook's cost
+#   bench-big   64 nvdimms of 1 TiB, job job-bench-big: 8 and 64 TiB binds
 # FULL=1 also binds 1 TiB with map=dev (about 3 minutes more).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,20 +21,25 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 FULL=${FULL:-0}
 out=$top/bench
 mkdir -p "$out" "$B/logs"
+t0=$(date +%s)
 
 # BENCH_REPORT=1: only rewrite bench/ from the logs of the last boots.
 if [ "${BENCH_REPORT:-0}" != 1 ]; then
 
-# The kernel without the feature: the test tree, reconfigured.
-N=$B/linux-nood
-say "building the CONFIG_VMEMMAP_ON_DEMAND=n kernel in build/linux-nood"
-rsync -a --delete "$B/linux/" "$N/"
+say "building the benchmark kernel in build/linux-bench"
+VOD_TREE=$B/linux-bench VOD_IMAGE=bzImage-bench \
+	FRAGMENT="vmemmap_od_test.config vmemmap_od_bench.config" \
+	"$top/harness/build-kernel.sh"
+N=$B/linux-bench-nood
+say "building its CONFIG_VMEMMAP_ON_DEMAND=n twin in build/linux-bench-nood"
+rsync -a --delete "$B/linux-bench/" "$N/"
 "$N/scripts/config" --file "$N/.config" --disable VMEMMAP_ON_DEMAND \
 	--disable TEST_VMEMMAP_OD --disable VMEMMAP_OD_KUNIT_TEST
 make -s -C "$N" olddefconfig
 ! grep -q '^CONFIG_VMEMMAP_ON_DEMAND=y' "$N/.config" || die "could not disable CONFIG_VMEMMAP_ON_DEMAND"
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} CCACHE_BASEDIR=$N CCACHE_NOHASHDIR=1
 make -s -C "$N" -j"$(nproc)" CC="ccache gcc" bzImage
-cp "$N/arch/x86/boot/bzImage" "$B/bzImage-nood"
+cp "$N/arch/x86/boot/bzImage" "$B/bzImage-bench-nood"
 
 run() {
 	local name=$1
@@ -42,19 +53,28 @@ run() {
 	fi
 }
 say "boot bench: TCG, 2 CPUs, 2 GiB, pmem 64G,1T$([ "$FULL" = 1 ] && echo ', with map=dev at 1 TiB')"
-run bench --job bench --pmem 64G,1T --smp 2 --timeout 3000 \
+VOD_KERNEL=$B/bzImage-bench run bench --job bench --pmem 64G,1T --smp 2 --timeout 3600 \
 	$([ "$FULL" = 1 ] && echo --args full)
 say "boot bench-nood: CONFIG_VMEMMAP_ON_DEMAND=n"
-VOD_KERNEL=$B/bzImage-nood run bench-nood --job bench-nood --pmem none --smp 2 --timeout 600
+VOD_KERNEL=$B/bzImage-bench-nood run bench-nood --job bench-nood --pmem none --smp 2 --timeout 900
+say "boot bench-big: 64 nvdimms of 1 TiB (physical addresses above 64 TiB: phys-bits=48, 5-level paging)"
+VOD_KERNEL=$B/bzImage-bench VOD_LA57=on VOD_PHYS_BITS=48 run bench-big --job bench-big \
+	--pmem "$(printf '1T,%.0s' {1..64} | sed 's/,$//')" --smp 2 --timeout 1200
+echo $(($(date +%s) - t0)) >"$B/logs/bench.seconds"
 fi
 
-cat "$B/logs/bench.tap" "$B/logs/bench-nood.tap" | sed -n 's/^# BENCH //p' >"$out/bench.txt"
-sed -n 's/^# CSV reclaim //p' "$B/logs/bench.tap" >"$out/reclaim.csv"
-sed -n 's/^# CSV resident //p' "$B/logs/bench.tap" >"$out/resident.csv"
-sed -n 's/^# CSV flush //p' "$B/logs/bench.tap" >"$out/flush.csv"
+cat "$B/logs/bench.tap" "$B/logs/bench-nood.tap" "$B/logs/bench-big.tap" |
+	sed -n 's/^# BENCH //p' >"$out/bench.txt"
+mkdir -p "$out/raw"
+for series in reclaim resident flush; do
+	sed -n "s/^# CSV $series //p" "$B/logs/bench.tap" >"$out/raw/$series.csv"
+done
+# The last run's results, to compare with (two runs in a row must agree).
+[ -f "$out/results.json" ] && cp "$out/results.json" "$B/bench-previous.json"
 
 machine="$(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(free -g | awk '/^Mem:/ { print $2 }') GiB"
-python3 "$top/harness/bench-report.py" "$out" "$machine" "$FULL" >"$out/results.md"
+python3 "$top/harness/bench-report.py" "$out" "$machine" "$FULL" "$(cat "$B/logs/bench.seconds" 2>/dev/null || echo 0)"
+rm -rf "$out/raw"
 
 gnuplot <<EOF
 set terminal pngcairo size 800,480 font ",11" noenhanced
@@ -69,9 +89,9 @@ set ytics nomirror
 set y2tics
 set key top right
 set grid
-plot "< grep ^random, $out/reclaim.csv" using 2:(\$4 / (\$5 / 1e9)) with linespoints lw 2 title "uniform: accesses/s", \
+plot "< grep ^uniform, $out/reclaim.csv" using 2:(\$4 / (\$5 / 1e9)) with linespoints lw 2 title "uniform: accesses/s", \
      "< grep ^zipf, $out/reclaim.csv" using 2:(\$4 / (\$5 / 1e9)) with linespoints lw 2 title "zipf: accesses/s", \
-     "< grep ^random, $out/reclaim.csv" using 2:(\$6 / \$4) axes x1y2 with linespoints dt 2 title "uniform: faults/access", \
+     "< grep ^uniform, $out/reclaim.csv" using 2:(\$6 / \$4) axes x1y2 with linespoints dt 2 title "uniform: faults/access", \
      "< grep ^zipf, $out/reclaim.csv" using 2:(\$6 / \$4) axes x1y2 with linespoints dt 2 title "zipf: faults/access"
 t0 = real(system("head -n 1 $out/resident.csv | cut -d, -f1"))
 set output "$out/resident.png"
@@ -84,6 +104,20 @@ set ylabel "kB"
 set yrange [0:*]
 plot "$out/resident.csv" using (\$1 - t0):2 with steps lw 2 title "resident_kb", \
      "$out/resident.csv" using (\$1 - t0):3 with lines lw 2 dt 2 title "budget_kb"
+set output "$out/ratios.png"
+set title "Ratios against their targets: median and interval of the rounds"
+set xlabel ""
+set ylabel "ratio"
+set yrange [0:*]
+set xrange [0.5:*]
+set xtics rotate by -30 font ",9"
+set key off
+plot "$out/ratios.csv" using 1:3:4:5:xtic(2) with yerrorbars pt 7 lw 2, \\
+     "$out/ratios.csv" using 1:6 with points pt 2 ps 2 lw 2
 EOF
-say "wrote bench/results.md, bench/reclaim_throughput.png, bench/resident.png"
+say "wrote bench/results.json, bench/results.md, bench/reclaim_throughput.png, bench/resident.png, bench/ratios.png"
 cat "$out/results.md"
+if [ -f "$B/bench-previous.json" ]; then
+	say "against the previous run (build/bench-previous.json):"
+	python3 "$top/harness/bench-report.py" --compare "$out/results.json" "$B/bench-previous.json" || true
+fi

@@ -8,8 +8,8 @@
 #               [--interactive] [--accel auto|tcg|kvm]
 #               [--pmem-name NAME] [--keep-pmem]
 #
-# VOD_KERNEL=PATH boots another bzImage (make bench: the kernel built with
-# CONFIG_VMEMMAP_ON_DEMAND=n). Each --pmem size becomes one -device nvdimm (an ACPI NFIT region) backed
+# VOD_KERNEL=PATH boots another bzImage (make bench: the benchmark kernel and
+# its CONFIG_VMEMMAP_ON_DEMAND=n twin). Each --pmem size becomes one -device nvdimm (an ACPI NFIT region) backed
 # by a fresh sparse file under build/pmem/, deleted when QEMU exits; with
 # --keep-pmem, files of the same --pmem-name are reused and kept (what the
 # guest wrote persists across boots, as on real pmem). The
@@ -83,7 +83,9 @@ cmdline="console=ttyS0 oops=panic panic=-1 brd.rd_nr=1 brd.rd_size=262144 vod.jo
 [ "$inject" = kunit-init ] && cmdline+=" vmemmap_od_kunit.fail_suite_init=1"
 [ -n "$append" ] && cmdline+=" $append"
 
-cpu="max,phys-bits=46"
+# VOD_PHYS_BITS: more than 64 TiB of guest physical addresses (make bench's
+# 64 nvdimms of 1 TiB need 48, and 5-level paging in the guest).
+cpu="max,phys-bits=${VOD_PHYS_BITS:-46}"
 [ "$la57" = off ] && cpu+=",la57=off"
 
 qargs=(-cpu "$cpu" -smp "$smp"

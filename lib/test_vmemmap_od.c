@@ -16,7 +16,10 @@
  *             own, so that concurrent writes are not serialised) | softirq
  *             | hardirq | nmi | fault (process context, every access
  *             unprepared: the fault handler populates each new vmemmap
- *             page, for measuring it), at random pfns (PATTERN random, the
+ *             page, for measuring it) | direct (process context, as a
+ *             consumer makes its accesses: pfn_to_page() and the
+ *             operations, nothing checked or populated first; the hot
+ *             path, for measuring it), at random pfns (PATTERN random, the
  *             default), at every 8th pfn from a random start (seq), or at
  *             pfns whose vmemmap pages follow Zipf's law (zipf), all within
  *             the first WS vmemmap pages of the range (0 or none: all of
@@ -288,7 +291,7 @@ static void tvo_touch(struct tvo_range *r, unsigned long pfn)
 enum tvo_pattern { TVO_RANDOM, TVO_SEQ, TVO_ZIPF };
 
 enum tvo_ctx { TVO_PROCESS, TVO_IRQOFF, TVO_SPINLOCK, TVO_SOFTIRQ,
-	       TVO_HARDIRQ, TVO_NMI, TVO_FAULT };
+	       TVO_HARDIRQ, TVO_NMI, TVO_FAULT, TVO_DIRECT };
 
 /**
  * struct tvo_run - the state of one access write
@@ -596,6 +599,7 @@ static int tvo_section(struct tvo_run *run, enum tvo_ctx ctx)
 	switch (ctx) {
 	case TVO_PROCESS:
 	case TVO_FAULT:
+	case TVO_DIRECT:
 		tvo_batch(run);
 		return 0;
 	case TVO_IRQOFF:
@@ -627,6 +631,31 @@ static int tvo_section(struct tvo_run *run, enum tvo_ctx ctx)
 	return -EINVAL;
 }
 
+/*
+ * The direct context: the accesses as a consumer makes them, with nothing
+ * checked or populated first, so that on a resident memmap they cost what
+ * they cost upfront (make bench compares the two). A vmemmap page that is
+ * not resident is the fault handler's, from this CPU's reserve, topped up
+ * once every TVO_BATCH accesses.
+ */
+static int tvo_run_direct(struct tvo_run *run)
+{
+	unsigned int i;
+	int ret = 0;
+
+	while (run->left && !ret) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		migrate_disable();
+		ret = vmemmap_od_preload(GFP_KERNEL);
+		for (i = 0; !ret && i < TVO_BATCH && run->left; i++, run->left--)
+			tvo_touch(run->r, tvo_next_pfn(run));
+		migrate_enable();
+		cond_resched();
+	}
+	return ret;
+}
+
 static int tvo_run_ctx(struct tvo_range *r, enum tvo_ctx ctx, unsigned long nr,
 		       u64 seed, enum tvo_pattern pattern, unsigned long ws)
 {
@@ -645,6 +674,8 @@ static int tvo_run_ctx(struct tvo_range *r, enum tvo_ctx ctx, unsigned long nr,
 		run.ws = ws;
 	if (pattern == TVO_SEQ)
 		run.rnd %= run.ws * STRUCT_PAGES_PER_VPAGE;
+	if (ctx == TVO_DIRECT)
+		return tvo_run_direct(&run);
 	if (ctx == TVO_SOFTIRQ || ctx == TVO_HARDIRQ) {
 		run.mode = ctx == TVO_SOFTIRQ ? HRTIMER_MODE_REL_PINNED_SOFT :
 						HRTIMER_MODE_REL_PINNED_HARD;
@@ -916,6 +947,7 @@ static ssize_t access_write(struct file *file, const char __user *ubuf,
 		[TVO_PROCESS] = "process", [TVO_IRQOFF] = "irqoff",
 		[TVO_SPINLOCK] = "spinlock", [TVO_SOFTIRQ] = "softirq",
 		[TVO_HARDIRQ] = "hardirq", [TVO_NMI] = "nmi", [TVO_FAULT] = "fault",
+		[TVO_DIRECT] = "direct",
 	};
 	char *buf = tvo_get_cmd(ubuf, count), ctx[16], pattern[16] = "random";
 	long before = atomic_long_read(&tvo_violations);

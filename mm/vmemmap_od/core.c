@@ -552,7 +552,9 @@ NOKPROBE_SYMBOL(od_window_of);
 static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 			unsigned long pfn, struct od_src *src)
 {
-	u64 t0 = local_clock();
+	/* Timed only for the tracepoint, which the clock reads would slow. */
+	const bool timed = trace_vmemmap_od_fault_enabled();
+	u64 t0 = timed ? local_clock() : 0, table_ns = 0, init_ns = 0;
 	pmd_t *pmd = od_pmd(vaddr);
 	bool dax = od_is_dax(w);
 	pmd_t pmdval;
@@ -575,6 +577,8 @@ static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 			count_vm_event(VMEMMAP_OD_LOST_INSTALLS);
 		}
 		pmdval = READ_ONCE(*pmd);
+		if (timed)
+			table_ns = local_clock() - t0;
 	} else if (!pmd_present(pmdval)) {
 		/* Parked by the reclaimer: put the same table back. */
 		if (vmemmap_od_cmpxchg_pmd(pmd, pmdval,
@@ -608,8 +612,12 @@ static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 		/* Seen by vmemmap_od_forget_dax() before we read the state. */
 		smp_mb__after_atomic();
 	}
+	if (timed)
+		init_ns = local_clock();
 	od_build(w, page_address(page), pfn,
 		 dax ? xa_load(&w->saved, od_saved_index(w, pfn)) : NULL);
+	if (timed)
+		init_ns = local_clock() - init_ns;
 	/* Counted before it is installed: see od_free_dying(). */
 	atomic_long_inc(od_table_count(pmd_page(pmdval)));
 	if (!vmemmap_od_cmpxchg_pte(pte, pteval, vmemmap_od_mk_pte(page))) {
@@ -634,8 +642,10 @@ static bool od_populate(struct vmemmap_od_window *w, unsigned long vaddr,
 	if (IS_ALIGNED(pfn, pageblock_nr_pages))
 		set_pageblock_migratetype(pfn_to_page(pfn), MIGRATE_MOVABLE);
 
-	trace_vmemmap_od_fault(pfn, od_nr_struct_pages(w, pfn),
-			       local_clock() - t0, src->reserve);
+	if (timed)
+		trace_vmemmap_od_fault(pfn, od_nr_struct_pages(w, pfn),
+				       local_clock() - t0, table_ns, init_ns,
+				       src->reserve);
 	return true;
 }
 NOKPROBE_SYMBOL(od_populate);

@@ -67,15 +67,23 @@ struct od_saved {
 /*
  * Build in @map what the fault path writes for the vmemmap page at @pfn:
  * memmap_init_zone_device()'s struct pages, then the DAX state in @saved.
+ * Where init writes the same in every struct page of @w (@w->tmpl, no
+ * compound pages), the template is copied instead of running it for each.
  */
 void od_build(struct vmemmap_od_window *w, struct page *map,
 	      unsigned long pfn, const struct od_saved *saved)
 {
+	const unsigned long nr = od_nr_struct_pages(w, pfn);
 	unsigned int r, i;
 
 	BUILD_BUG_ON(OD_STRUCT_PAGES > BITS_PER_LONG);
-	memmap_init_zone_device_pages(map, pfn, od_nr_struct_pages(w, pfn),
-				      w->start_pfn, w->nid, w->pgmap);
+	if (w->tmpl) {
+		for (i = 0; i < nr; i++)
+			memcpy(&map[i], w->tmpl, sizeof(*map));
+	} else {
+		memmap_init_zone_device_pages(map, pfn, nr, w->start_pfn,
+					      w->nid, w->pgmap);
+	}
 	if (!saved)
 		return;
 	for (r = 0; r < saved->nr_runs; r++) {

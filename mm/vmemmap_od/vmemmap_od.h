@@ -39,7 +39,8 @@ struct task_struct;
  * @nr_pages: vmemmap pages mapped by faults
  * @nr_pte_tables: PTE tables installed by faults
  * @tmpl: what init writes in every struct page of the window, when that
- *	is the same for all of them (no compound pages); else NULL
+ *	is the same for all of them (no compound pages), for od_build() to
+ *	copy; else NULL
  * @idle_head_ref: refcount of an idle compound head (compound pages only)
  * @saved: (pfn - @start_pfn) / OD_STRUCT_PAGES -> struct od_saved: the DAX
  *	state a fault writes back when it rebuilds that vmemmap page; stored

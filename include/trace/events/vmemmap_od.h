@@ -13,20 +13,25 @@
  * @nr_pages: number of struct pages it holds
  * @duration_ns: time to initialise and map it: from the fault hook's
  *	entry, or, in vmemmap_od_populate(), from after its allocation
+ * @table_ns: of which the PTE table's install (0: the table was there)
+ * @init_ns: of which the struct pages' initialisation, the saved DAX
+ *	state included; the rest is the install and its accounting
  * @atomic: populated by the fault handler, from the reserve; else by
  *	vmemmap_od_populate() in sleepable context
  */
 TRACE_EVENT(vmemmap_od_fault,
 
 	TP_PROTO(unsigned long pfn, unsigned long nr_pages, u64 duration_ns,
-		 bool atomic),
+		 u64 table_ns, u64 init_ns, bool atomic),
 
-	TP_ARGS(pfn, nr_pages, duration_ns, atomic),
+	TP_ARGS(pfn, nr_pages, duration_ns, table_ns, init_ns, atomic),
 
 	TP_STRUCT__entry(
 		__field(unsigned long, pfn)
 		__field(unsigned long, nr_pages)
 		__field(u64, duration_ns)
+		__field(u64, table_ns)
+		__field(u64, init_ns)
 		__field(bool, atomic)
 	),
 
@@ -34,12 +39,14 @@ TRACE_EVENT(vmemmap_od_fault,
 		__entry->pfn = pfn;
 		__entry->nr_pages = nr_pages;
 		__entry->duration_ns = duration_ns;
+		__entry->table_ns = table_ns;
+		__entry->init_ns = init_ns;
 		__entry->atomic = atomic;
 	),
 
-	TP_printk("pfn=0x%lx nr_pages=%lu duration_ns=%llu atomic=%d",
+	TP_printk("pfn=0x%lx nr_pages=%lu duration_ns=%llu table_ns=%llu init_ns=%llu atomic=%d",
 		  __entry->pfn, __entry->nr_pages, __entry->duration_ns,
-		  __entry->atomic)
+		  __entry->table_ns, __entry->init_ns, __entry->atomic)
 );
 
 /**
