@@ -118,18 +118,14 @@ def collect(out, machine, full, seconds):
     od64, dev64 = by_round("bind", size="64G", mode="ondemand"), by_round("bind", size="64G", mode="pmem")
     ram64 = by_round("bind", size="64G", mode="ram")
     od1t, dev1t = by_round("bind", size="1T", mode="ondemand"), find("bind", size="1T", mode="pmem")
-    rounds = sorted(set(od64) & set(dev64))
-    row("bind.64G.speedup", "bind", "64 GiB bind, map=dev time / on-demand time", "x",
-        {"ondemand": spread([od64[i]["bind_ns"] for i in rounds]),
-         "pmem": spread([dev64[i]["bind_ns"] for i in rounds])},
-        paired([float(dev64[i]["bind_ns"]) / float(od64[i]["bind_ns"]) for i in rounds],
-               "map=dev / ondemand"))
-    rr = sorted(set(ram64) & set(dev64))
-    row("bind.64G.ram_speedup", "bind", "64 GiB bind, map=dev time / map=mem time", "x",
-        {"ram": spread([ram64[i]["bind_ns"] for i in rr]),
-         "pmem": spread([dev64[i]["bind_ns"] for i in rr])},
-        paired([float(dev64[i]["bind_ns"]) / float(ram64[i]["bind_ns"]) for i in rr],
-               "map=dev / map=mem"))
+    for name, mode, label, by in (("bind.64G.speedup", "ondemand", "on-demand", od64),
+                                  ("bind.64G.ram_speedup", "ram", "map=mem", ram64)):
+        rr = sorted(set(by) & set(dev64))
+        row(name, "bind", "64 GiB bind, map=dev time / %s time" % label, "x",
+            {mode: spread([by[i]["bind_ns"] for i in rr]),
+             "pmem": spread([dev64[i]["bind_ns"] for i in rr])},
+            paired([float(dev64[i]["bind_ns"]) / float(by[i]["bind_ns"]) for i in rr],
+                   "map=dev / %s" % label))
     if dev1t:
         d = float(dev1t[0]["bind_ns"])
         per = [d / float(r["bind_ns"]) for r in od1t.values()]

@@ -599,9 +599,10 @@ static int tvo_section(struct tvo_run *run, enum tvo_ctx ctx)
 	switch (ctx) {
 	case TVO_PROCESS:
 	case TVO_FAULT:
-	case TVO_DIRECT:
 		tvo_batch(run);
 		return 0;
+	case TVO_DIRECT:	/* never batched: see tvo_run_direct() */
+		break;
 	case TVO_IRQOFF:
 		local_irq_save(flags);
 		tvo_batch(run);
