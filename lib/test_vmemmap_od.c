@@ -137,6 +137,11 @@
  * pages, what the reserve holds.
  */
 #define TVO_UNPREPARED		2
+/*
+ * Direct accesses per reserve top-up: an access can take two reserve pages
+ * (a vmemmap page and its PTE table), and the reserve holds 16.
+ */
+#define TVO_DIRECT_BATCH	8
 #define TVO_SLOTS		(TVO_BATCH + TVO_UNPREPARED)
 #define TVO_SEQ_STRIDE		8
 /* pfns per watchdog touch in a walk, as WD_PAGE_COUNT in mark_free_pages(). */
@@ -637,7 +642,7 @@ static int tvo_section(struct tvo_run *run, enum tvo_ctx ctx)
  * checked or populated first, so that on a resident memmap they cost what
  * they cost upfront (make bench compares the two). A vmemmap page that is
  * not resident is the fault handler's, from this CPU's reserve, topped up
- * once every TVO_BATCH accesses.
+ * once every TVO_DIRECT_BATCH accesses, which it always covers.
  */
 static int tvo_run_direct(struct tvo_run *run)
 {
@@ -649,7 +654,8 @@ static int tvo_run_direct(struct tvo_run *run)
 			return -EINTR;
 		migrate_disable();
 		ret = vmemmap_od_preload(GFP_KERNEL);
-		for (i = 0; !ret && i < TVO_BATCH && run->left; i++, run->left--)
+		for (i = 0; !ret && i < TVO_DIRECT_BATCH && run->left;
+		     i++, run->left--)
 			tvo_touch(run->r, tvo_next_pfn(run));
 		migrate_enable();
 		cond_resched();

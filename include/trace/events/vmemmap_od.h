@@ -13,7 +13,8 @@
  * @nr_pages: number of struct pages it holds
  * @duration_ns: time to initialise and map it: from the fault hook's
  *	entry, or, in vmemmap_od_populate(), from after its allocation
- * @table_ns: of which the PTE table's install (0: the table was there)
+ * @table_ns: of which getting, clearing and installing a PTE table (0:
+ *	there was one when the fault came)
  * @init_ns: of which the struct pages' initialisation, the saved DAX
  *	state included; the rest is the install and its accounting
  * @atomic: populated by the fault handler, from the reserve; else by
