@@ -303,7 +303,8 @@ def render(out, d):
     p("|---|---|---:|---:|---|")
     for r in d["rows"]:
         if r["target"]:
-            a, b = rat(r["name"], "%.3f" if r["ratio"]["median"] < 100 else "%.0f")
+            big = r["ratio"] and r["ratio"]["median"] >= 100
+            a, b = rat(r["name"], "%.0f" if big else "%.3f")
             p("| %s | %s %s | %s | %s | %s |" % (r["title"], r["target"]["op"],
                                                r["target"]["value"], a, b, verdict(r["name"])))
     p()

@@ -240,6 +240,22 @@ static struct workqueue_struct *od_wq;
 
 static DECLARE_FAULT_ATTR(fail_vmemmap_od);
 
+/*
+ * Fault injection: an empty reserve. Not in NMI (should_fail() takes a
+ * local_lock for its random numbers), never reporting (printk under the
+ * locks a fault may come with), and only while armed: a task's fail-nth
+ * must not fail an ordinary access.
+ */
+static __always_inline bool od_fail_reserve(void)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	return unlikely(READ_ONCE(fail_vmemmap_od.probability)) && !in_nmi() &&
+	       should_fail_ex(&fail_vmemmap_od, PAGE_SIZE, FAULT_NOWARN);
+#else
+	return false;
+#endif
+}
+
 /* vmemmap_on_demand=off: refuse new windows (and ondemand namespaces). */
 static bool od_disabled __ro_after_init;
 
@@ -451,14 +467,7 @@ static struct page *od_page_get(struct od_src *src, int nid)
 			page = xchg(&src->spare[i], NULL);
 		return page;
 	}
-	/*
-	 * Fault injection: an empty reserve. Not in NMI (should_fail() takes a
-	 * local_lock for its random numbers), never reporting (printk under
-	 * the locks a fault may come with), and only while armed: a task's
-	 * fail-nth must not fail an ordinary access.
-	 */
-	if (unlikely(READ_ONCE(fail_vmemmap_od.probability)) && !in_nmi() &&
-	    should_fail_ex(&fail_vmemmap_od, PAGE_SIZE, FAULT_NOWARN))
+	if (od_fail_reserve())
 		return NULL;
 	r = this_cpu_ptr(READ_ONCE(od_reserves[nid]));
 	for (i = 0; i < OD_RESERVE_SLOTS && !page; i++)
