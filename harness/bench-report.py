@@ -360,11 +360,12 @@ def render(out, d):
     p("The test driver (`lib/test_vmemmap_od.c`, its `fault` context) touches 20000 "
       "random struct pages of a fresh 1 TiB on-demand range, each in a vmemmap page "
       "of its own, so the fault handler populates each from the per-CPU reserve "
-      "(topped up with `vmemmap_od_preload()` between pairs of accesses), while "
-      "`perf record -e vmemmap_od:vmemmap_od_fault` records the tracepoint; the same "
+      "(topped up with `vmemmap_od_preload()` between pairs of accesses); the same "
       "accesses are then repeated, resident. (cold - warm) / faults is the whole "
       "fault as the accessor sees it: exception entry and exit, the handler and "
-      "the reserve's refill. The yardstick: `fault_bench`, first-touch writes to "
+      "the reserve's refill. The handler's time and its parts come from a third "
+      "run on another fresh range, with `perf record -e vmemmap_od:vmemmap_od_fault` "
+      "(not timed: recording costs the accessor too). The yardstick: `fault_bench`, first-touch writes to "
       "anonymous memory, one fault per 4 KiB page (16384 per round), in the same "
       "round, with the range registered.")
     p()

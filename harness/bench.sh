@@ -30,6 +30,11 @@ say "building the benchmark kernel in build/linux-bench"
 VOD_TREE=$B/linux-bench VOD_IMAGE=bzImage-bench \
 	FRAGMENT="vmemmap_od_test.config vmemmap_od_bench.config" \
 	"$top/harness/build-kernel.sh"
+# The comparison means nothing on a debug kernel: make sure it is not one.
+for opt in LOCKDEP DEBUG_LOCK_ALLOC DEBUG_SPINLOCK DEBUG_VM DEBUG_ATOMIC_SLEEP KASAN KUNIT; do
+	! grep -q "^CONFIG_$opt=y" "$B/linux-bench/.config" ||
+		die "the benchmark kernel has CONFIG_$opt=y (kernel/configs/vmemmap_od_bench.config)"
+done
 N=$B/linux-bench-nood
 say "building its CONFIG_VMEMMAP_ON_DEMAND=n twin in build/linux-bench-nood"
 rsync -a --delete "$B/linux-bench/" "$N/"

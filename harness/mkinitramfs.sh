@@ -54,5 +54,6 @@ done
 cp -a "$ST"/. "$R/tests/"
 ln -s /tests/timed_write "$R/usr/bin/timed_write"
 
-(cd "$R" && find . | LC_ALL=C sort | cpio --quiet -o -H newc) >"$B/initramfs.cpio"
+(cd "$R" && find . | LC_ALL=C sort | cpio --quiet -o -H newc) >"$B/initramfs.cpio.tmp"
+mv "$B/initramfs.cpio.tmp" "$B/initramfs.cpio"
 say "built build/initramfs.cpio ($(du -h "$B/initramfs.cpio" | cut -f1))"
