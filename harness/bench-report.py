@@ -532,7 +532,8 @@ def render(out, d):
         i = 0
         for r in d["rows"]:
             x = r["ratio"]
-            if x and r["target"] and x["median"] < 100:
+            # Ratios only: not the rows whose target is a size or a count.
+            if x and r["target"] and r["target"]["value"] <= 10:
                 i += 1
                 f.write('%d,"%s",%.4f,%.4f,%.4f,%s\n' % (i, r["name"], x["median"], x["lo"],
                                                         x["hi"], r["target"]["value"]))

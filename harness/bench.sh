@@ -110,10 +110,11 @@ set yrange [0:*]
 plot "$out/resident.csv" using (\$1 - t0):2 with steps lw 2 title "resident_kb", \
      "$out/resident.csv" using (\$1 - t0):3 with lines lw 2 dt 2 title "budget_kb"
 set output "$out/ratios.png"
-set title "Ratios against their targets: median and interval of the rounds"
+set title "Ratios (median, interval of the rounds) and their targets (x)"
 set xlabel ""
 set ylabel "ratio"
-set yrange [0:*]
+set logscale y
+set yrange [*:*]
 set xrange [0.5:*]
 set xtics rotate by -30 font ",9"
 set key off
