@@ -2,7 +2,7 @@
 """Turn the measurements of one `make bench` run into bench/results.json,
 and bench/results.md and the plots' data from that file alone.
 
-Usage: bench-report.py OUTDIR MACHINE FULL SECONDS
+Usage: bench-report.py OUTDIR MACHINE FULL SECONDS BOOTS
        bench-report.py --compare A.json B.json
 
 Reads OUTDIR/bench.txt ("SECTION key=value ..." lines from the guests) and
@@ -13,13 +13,18 @@ Then reads that file back and writes OUTDIR/results.md and the data of the
 plots (OUTDIR/{reclaim,resident,ratios}.csv). Nothing is typed in: every
 figure is computed from the guests' lines.
 
-Ratios of modes measured in the same round (interleaved, the order
-alternating) are per round; their interval is the rounds' min to max. A
-ratio of two boots (the fault hook against the kernel without it) is the
-ratio of the medians, with a bootstrap 95 % interval (10000 resamples of
-each side, fixed seed). A target is met when the whole interval is on its
-side, missed when the whole interval is on the other side, and
-inconclusive when the interval straddles it.
+The run boots the benchmark job BOOTS times; boot K's round R is round
+K*100+R here. Ratios of modes measured in the same round (interleaved, the
+order alternating) are per round; a row pools the rounds of every boot,
+and its interval is their min to max, so it takes in the differences
+between boots as well as within one. A ratio of two kernels (the fault
+hook against the kernel without it), whose boots alternate, is the ratio
+of the medians of all rounds; its interval is the min to max of the
+ratios of one boot's median to another's, over every pair of boots (with
+one boot of each, a bootstrap 95 % interval of the rounds instead). A
+target is met when the whole interval is on its side, missed when the
+whole interval is on the other side, and inconclusive when the interval
+straddles it.
 
 --compare prints, for every ratio of A, whether it lies inside B's interval
 and B's inside A's: two runs agree when every ratio does.
@@ -56,12 +61,27 @@ def judge(ratio, target):
 
 
 def paired(per_round, what):
-    """per_round: the ratio of each round; min-max interval."""
-    r = [x for x in per_round if x is not None]
+    """per_round: {round: the ratio of that round}; min-max interval."""
+    r = {i: x for i, x in per_round.items() if x is not None}
     if not r:
         return None
-    return {"of": what, "median": median(r), "lo": min(r), "hi": max(r),
-            "interval": "min-max of %d rounds" % len(r), "values": r}
+    v = list(r.values())
+    return {"of": what, "median": median(v), "lo": min(v), "hi": max(v),
+            "interval": "min-max of %d rounds in %d boots" % (len(v), len({i // 100 for i in r})),
+            "values": v}
+
+
+def across_boots(a, b, what):
+    """a, b: {round: value} of two kernels' boots; see the docstring above."""
+    by = lambda d: {k: [v for i, v in d.items() if i // 100 == k] for k in {i // 100 for i in d}}
+    ba, bb = by(a), by(b)
+    if len(ba) < 2 or len(bb) < 2:
+        return unpaired(list(a.values()), list(b.values()), what)
+    r = [median(x) / median(y) for x in ba.values() for y in bb.values()]
+    return {"of": what, "median": median(list(a.values())) / median(list(b.values())),
+            "lo": min(r), "hi": max(r),
+            "interval": "min-max of the %d ratios of a boot's median to another's (%d and %d boots)"
+            % (len(r), len(ba), len(bb))}
 
 
 def unpaired(a, b, what, seed=1):
@@ -124,15 +144,15 @@ def collect(out, machine, full, seconds):
         row(name, "bind", "64 GiB bind, map=dev time / %s time" % label, "x",
             {mode: spread([by[i]["bind_ns"] for i in rr]),
              "pmem": spread([dev64[i]["bind_ns"] for i in rr])},
-            paired([float(dev64[i]["bind_ns"]) / float(by[i]["bind_ns"]) for i in rr],
+            paired({i: float(dev64[i]["bind_ns"]) / float(by[i]["bind_ns"]) for i in rr},
                    "map=dev / %s" % label))
     if dev1t:
         d = float(dev1t[0]["bind_ns"])
-        per = [d / float(r["bind_ns"]) for r in od1t.values()]
+        per = {i: d / float(r["bind_ns"]) for i, r in od1t.items()}
         how = "map=dev at 1 TiB measured in this run (one bind)"
     else:
         rr = sorted(set(od1t) & set(dev64))
-        per = [16 * float(dev64[i]["bind_ns"]) / float(od1t[i]["bind_ns"]) for i in rr]
+        per = {i: 16 * float(dev64[i]["bind_ns"]) / float(od1t[i]["bind_ns"]) for i in rr}
         how = ("map=dev at 1 TiB not run: 16 x map=dev at 64 GiB of the same round "
                "(it is linear in the size); `FULL=1` measures it")
     row("bind.1T.speedup", "bind", "1 TiB bind, map=dev time / on-demand time", "x",
@@ -147,19 +167,19 @@ def collect(out, machine, full, seconds):
 
     # 2. Fault
     fa, on, off = by_round("fault"), by_round("anon", key="on"), by_round("anon", key="off")
-    nood = [float(r["ns"]) for r in find("anon", key="nokconfig") if r.get("ns")]
+    nood = {i: float(r["ns"]) for i, r in by_round("anon", key="nokconfig").items() if r.get("ns")}
     whole = {i: (float(r["cold_ns"]) - float(r["warm_ns"])) / int(r["faults"])
              for i, r in fa.items() if int(r["faults"])}
     rr = sorted(set(whole) & set(on))
     row("fault.whole_vs_anon", "fault",
         "whole fault-in as the accessor sees it / first-touch anonymous fault", "ns per fault",
         {"ondemand": spread([whole[i] for i in rr]), "anon": spread([on[i]["ns"] for i in rr])},
-        paired([whole[i] / float(on[i]["ns"]) for i in rr], "ondemand / anon"),
+        paired({i: whole[i] / float(on[i]["ns"]) for i in rr}, "ondemand / anon"),
         {"op": "<=", "value": 1.0})
     row("fault.handler_vs_anon", "fault", "fault handler p50 / first-touch anonymous fault",
         "ns", {"handler_p50": spread([fa[i]["p50"] for i in rr]),
                "anon": spread([on[i]["ns"] for i in rr])},
-        paired([float(fa[i]["p50"]) / float(on[i]["ns"]) for i in rr], "handler p50 / anon"))
+        paired({i: float(fa[i]["p50"]) / float(on[i]["ns"]) for i in rr}, "handler p50 / anon"))
     split = {k: spread([fa[i][k] for i in fa]) for k in
              ("p50", "p90", "p99", "max", "init_p50", "table_p50", "tables", "n", "faults")}
     split["install_p50"] = spread([float(fa[i]["p50"]) - float(fa[i]["init_p50"]) for i in fa])
@@ -168,10 +188,10 @@ def collect(out, machine, full, seconds):
     rr = sorted(set(on) & set(off))
     row("hook.registered", "hook", "anonymous fault, a 1 TiB range registered / none", "ns per fault",
         {"on": spread([on[i]["ns"] for i in rr]), "off": spread([off[i]["ns"] for i in rr])},
-        paired([float(on[i]["ns"]) / float(off[i]["ns"]) for i in rr], "registered / none"))
+        paired({i: float(on[i]["ns"]) / float(off[i]["ns"]) for i in rr}, "registered / none"))
     row("hook.kconfig", "hook", "anonymous fault, CONFIG_VMEMMAP_ON_DEMAND=y (no range) / =n",
-        "ns per fault", {"y": spread([off[i]["ns"] for i in off]), "n": spread(nood)},
-        unpaired([float(off[i]["ns"]) for i in off], nood, "=y / =n"))
+        "ns per fault", {"y": spread([off[i]["ns"] for i in off]), "n": spread(nood.values())},
+        across_boots({i: float(off[i]["ns"]) for i in off}, nood, "=y / =n"))
 
     # 3. Hot path
     oo, ou = by_round("ops", mode="ondemand"), by_round("ops", mode="upfront")
@@ -179,14 +199,14 @@ def collect(out, machine, full, seconds):
     rate = lambda r: float(r["ops"]) / (float(r["ns"]) / 1e9)
     row("hot.ops", "hot", "driver struct page ops over 1 GiB, on demand / upfront", "ops/s",
         {"ondemand": spread([rate(oo[i]) for i in rr]), "upfront": spread([rate(ou[i]) for i in rr])},
-        paired([rate(oo[i]) / rate(ou[i]) for i in rr], "ondemand / upfront"),
+        paired({i: rate(oo[i]) / rate(ou[i]) for i in rr}, "ondemand / upfront"),
         {"op": ">=", "value": 0.98},
         "faults during the measured on-demand runs: %d" % sum(int(oo[i]["faults"]) for i in rr))
     fo, fr = by_round("fio", mode="ondemand"), by_round("fio", mode="ram")
     rr = sorted(i for i in set(fo) & set(fr) if float(fr[i]["kib_s"]))
     row("hot.fio", "hot", "fio DAX + O_DIRECT, on demand / map=mem", "KiB/s",
         {"ondemand": spread([fo[i]["kib_s"] for i in rr]), "ram": spread([fr[i]["kib_s"] for i in rr])},
-        paired([float(fo[i]["kib_s"]) / float(fr[i]["kib_s"]) for i in rr], "ondemand / map=mem"),
+        paired({i: float(fo[i]["kib_s"]) / float(fr[i]["kib_s"]) for i in rr}, "ondemand / map=mem"),
         {"op": ">=", "value": 0.98})
 
     # 4. Reclaim: the working-set sweep (one run each), and per round of 5.
@@ -216,7 +236,7 @@ def collect(out, machine, full, seconds):
         {"reclaim_per_page": spread(per_page.values()),
          "of_which_shootdown": spread([m["flush_ns"] / m["pages"] for m in full_r.values()]),
          "fault_p50": spread([m["fault_p50"] for m in full_r.values()])},
-        paired([per_page[i] / full_r[i]["fault_p50"] for i in full_r if full_r[i]["fault_p50"]],
+        paired({i: per_page[i] / full_r[i]["fault_p50"] for i in full_r if full_r[i]["fault_p50"]},
                "reclaim per page / fault p50"),
         {"op": "<=", "value": 0.25})
     rr = sorted(i for i, v in flush.items() if "full" in v and "pages" in v)
@@ -231,7 +251,7 @@ def collect(out, machine, full, seconds):
         row("flush." + key, "flush", title, unit,
             {"full": spread([fn(flush[i]["full"]) for i in ok]),
              "pages": spread([fn(flush[i]["pages"]) for i in ok])},
-            paired([fn(flush[i]["pages"]) / fn(flush[i]["full"]) for i in ok], "pages / full"))
+            paired({i: fn(flush[i]["pages"]) / fn(flush[i]["full"]) for i in ok}, "pages / full"))
 
     # 6. Large binds
     for r in find("big"):
@@ -307,12 +327,17 @@ def render(out, d):
       "fault-hook row also boots it with `CONFIG_VMEMMAP_ON_DEMAND=n`." % (d["machine"], d["kernel"]))
     p()
     p("How to read it: modes that are compared run interleaved in one boot, "
-      "7 rounds, the order alternating (A B, B A, ...); each round gives a "
-      "ratio, and a row shows the median of the rounds' ratios and their "
-      "min - max. A ratio across two boots is the ratio of the medians with a "
-      "bootstrap 95 % interval. A target is met when the whole interval is on "
-      "its side, missed when it is all on the other, else inconclusive. Under "
-      "TCG absolute times mean little; the ratios are the result.")
+      "7 rounds, the order alternating (A B, B A, ...), and the benchmark job "
+      "boots %d times (the kernel without the feature as often, the boots "
+      "alternating); each round gives a ratio, and a row shows the median of "
+      "the rounds' ratios of all boots and their min - max, which takes in the "
+      "differences between boots too (they are larger than those within one). "
+      "A ratio of two kernels is the ratio of the medians of all their rounds, "
+      "its interval the min - max of the ratios of one boot's median to "
+      "another's, over every pair of boots. A target is met when the whole "
+      "interval is on its side, missed when it is all on the other, else "
+      "inconclusive. Under TCG absolute times mean little; the ratios are the "
+      "result." % d.get("boots", 1))
     p()
 
     p("## Targets")
@@ -477,7 +502,7 @@ def render(out, d):
     p()
     r = rows["reclaim.per_page_vs_fault"]
     a, b = rat(r["name"])
-    p("Cost per reclaimed page against a fault-in, 7 rounds (uniform, working set 4x the "
+    p("Cost per reclaimed page against a fault-in, 7 rounds a boot (uniform, working set 4x the "
       "budget, 20000 accesses, the full-flush rounds of section 5; both tracepoints "
       "recorded in the same run): reclaim %s us per page (of which the shootdown %s us), "
       "fault handler p50 %s us; ratio %s (%s): %s." % (
@@ -496,7 +521,7 @@ def render(out, d):
       "`flush_tlb_kernel_range()` flushes every CPU's whole TLB for it. With debugfs "
       "`vmemmap_od/flush_pages` set, a batch that parks no PTE table sends the same IPI, "
       "which runs one `flush_tlb_one_kernel()` per parked page instead. Uniform accesses "
-      "over 4x the budget, 20000 per round, 7 rounds of each mode, the order alternating.")
+      "over 4x the budget, 20000 per round, 7 rounds of each mode a boot, the order alternating.")
     p()
     p("| measure | full flush (median) | page by page (median) | pages / full | min - max |")
     p("|---|---:|---:|---:|---:|")
@@ -566,6 +591,7 @@ if __name__ == "__main__":
         sys.exit(compare(sys.argv[2], sys.argv[3]))
     out, machine, full, seconds = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4])
     data = collect(out, machine, full, seconds)
+    data["boots"] = int(sys.argv[5])
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(data, f, indent=1)
         f.write("\n")

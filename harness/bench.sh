@@ -8,17 +8,23 @@
 # a distribution ships instead of the test kernel's debugging
 # (kernel/configs/vmemmap_od_bench.config), in build/linux-bench, and its
 # CONFIG_VMEMMAP_ON_DEMAND=n twin in build/linux-bench-nood. Boots (TCG,
-# 2 CPUs, 2 GiB):
-#   bench       pmem 64 GiB + 1 TiB, job harness/guest/job-bench: every
-#               comparison, modes interleaved over 7 rounds
-#   bench-nood  the twin, no pmem, job job-bench-nood: the fault hook's cost
-#   bench-big   64 nvdimms of 1 TiB, job job-bench-big: 8 and 64 TiB binds
+# 2 CPUs, 2 GiB), BOOTS times each of the first two, alternating:
+#   bench-K       pmem 64 GiB + 1 TiB, job harness/guest/job-bench: every
+#                 comparison, modes interleaved over 7 rounds (boot 1 also
+#                 the reclaim sweep, the profiles and the resident series)
+#   bench-nood-K  the twin, no pmem, job job-bench-nood: the fault hook's cost
+#   bench-big     64 nvdimms of 1 TiB, job job-bench-big: 8 and 64 TiB binds
+# One boot's rounds agree with each other better than two boots do (the
+# guest's memory layout, KASLR, the host), so each row pools the rounds
+# of all BOOTS boots (default 3): its interval takes in both.
 # FULL=1 also binds 1 TiB with map=dev (about 3 minutes more).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/harness/lib.sh"
 
 FULL=${FULL:-0}
+BOOTS=${BOOTS:-3}
+[[ $BOOTS =~ ^[1-9][0-9]?$ ]] || die "BOOTS=$BOOTS: a number of boots, 1 to 99"
 out=$top/bench
 mkdir -p "$out" "$B/logs"
 t0=$(date +%s)
@@ -57,28 +63,48 @@ run() {
 		die "$name: a measurement failed (build/logs/$name.tap)"
 	fi
 }
-say "boot bench: TCG, 2 CPUs, 2 GiB, pmem 64G,1T$([ "$FULL" = 1 ] && echo ', with map=dev at 1 TiB')"
-VOD_KERNEL=$B/bzImage-bench run bench --job bench --pmem 64G,1T --smp 2 --timeout 3600 \
-	$([ "$FULL" = 1 ] && echo --args full)
-say "boot bench-nood: CONFIG_VMEMMAP_ON_DEMAND=n"
-VOD_KERNEL=$B/bzImage-bench-nood run bench-nood --job bench-nood --pmem none --smp 2 --timeout 900
+rm -f "$B"/logs/bench-[0-9]*.tap "$B"/logs/bench-nood-[0-9]*.tap
+for k in $(seq "$BOOTS"); do
+	args=
+	[ "$k" -gt 1 ] && args=repeat
+	[ "$k" = 1 ] && [ "$FULL" = 1 ] && args=full
+	say "boot bench-$k of $BOOTS: TCG, 2 CPUs, 2 GiB, pmem 64G,1T${args:+, $args}"
+	VOD_KERNEL=$B/bzImage-bench run bench-$k --job bench --pmem 64G,1T --smp 2 --timeout 3600 \
+		${args:+--args $args}
+	say "boot bench-nood-$k of $BOOTS: CONFIG_VMEMMAP_ON_DEMAND=n"
+	VOD_KERNEL=$B/bzImage-bench-nood run bench-nood-$k --job bench-nood --pmem none --smp 2 --timeout 900
+done
 say "boot bench-big: 64 nvdimms of 1 TiB (physical addresses above 64 TiB: phys-bits=48, 5-level paging)"
 VOD_KERNEL=$B/bzImage-bench VOD_LA57=on VOD_PHYS_BITS=48 run bench-big --job bench-big \
 	--pmem "$(printf '1T,%.0s' {1..64} | sed 's/,$//')" --smp 2 --timeout 1200
 echo $(($(date +%s) - t0)) >"$B/logs/bench.seconds"
 fi
 
-cat "$B/logs/bench.tap" "$B/logs/bench-nood.tap" "$B/logs/bench-big.tap" |
-	sed -n 's/^# BENCH //p' >"$out/bench.txt"
+# Boot K's round R becomes round K*100+R: rounds stay paired within their
+# boot, and the report pools them (round // 100 is the boot).
+boots=$(ls "$B"/logs/bench-[0-9]*.tap 2>/dev/null | wc -l)
+[ "$boots" -ge 1 ] || die "no bench boot's log in build/logs"
 mkdir -p "$out/raw"
-for series in reclaim resident flush; do
-	sed -n "s/^# CSV $series //p" "$B/logs/bench.tap" >"$out/raw/$series.csv"
+: >"$out/bench.txt"
+for series in reclaim resident flush; do : >"$out/raw/$series.csv"; done
+for k in $(seq "$boots"); do
+	for f in "$B/logs/bench-$k.tap" "$B/logs/bench-nood-$k.tap"; do
+		[ -f "$f" ] || die "${f#$top/} is missing"
+		sed -n 's/^# BENCH //p' "$f" | awk -v k="$k" '{ for (i = 2; i <= NF; i++)
+			if ($i ~ /^round=/) $i = "round=" k * 100 + substr($i, 7); print }' >>"$out/bench.txt"
+	done
+	for series in reclaim resident; do
+		sed -n "s/^# CSV $series //p" "$B/logs/bench-$k.tap" >>"$out/raw/$series.csv"
+	done
+	sed -n "s/^# CSV flush //p" "$B/logs/bench-$k.tap" |
+		awk -F, -v OFS=, -v k="$k" '{ $1 = k * 100 + $1; print }' >>"$out/raw/flush.csv"
 done
+sed -n 's/^# BENCH //p' "$B/logs/bench-big.tap" >>"$out/bench.txt"
 # The last run's results, to compare with (two runs in a row must agree).
 [ -f "$out/results.json" ] && cp "$out/results.json" "$B/bench-previous.json"
 
 machine="$(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(free -g | awk '/^Mem:/ { print $2 }') GiB"
-python3 "$top/harness/bench-report.py" "$out" "$machine" "$FULL" "$(cat "$B/logs/bench.seconds" 2>/dev/null || echo 0)"
+python3 "$top/harness/bench-report.py" "$out" "$machine" "$FULL" "$(cat "$B/logs/bench.seconds" 2>/dev/null || echo 0)" "$boots"
 rm -rf "$out/raw"
 
 gnuplot <<EOF
