@@ -10,7 +10,8 @@ H := harness
 
 # Size of the emulated pmem for `make vm` and `make demo` (QEMU size syntax).
 PMEM ?= 1T
-# `make demo FULL=1` measures map=dev at the full $(PMEM) instead of 64G;
+# `make demo PMEM=8T`: above 1 TiB, nvdimms of 1 TiB each (up to 60T).
+# `make demo FULL=1` measures map=dev at the full $(PMEM) (at most 1 TiB) instead of 64G;
 # `make bench FULL=1` also binds 1 TiB with map=dev.
 FULL ?= 0
 # `make check INJECT=fail|skip|exit|short|kunit-init|warn|oops|panic|hang`
@@ -32,7 +33,7 @@ help:
 	@echo '  make check      boot the test kernel, run KUnit + kselftests, print "N passed, N failed"'
 	@echo '  make stress     the stress kernel (PREEMPT, KASAN, page poison, kmemleak, ptdump), 8 vCPUs: long, not in CI'
 	@echo '  make mutants    broken variants of the core (harness/mutants), each built and checked: which were caught; long, not in CI'
-	@echo '  make demo       the main job: what upstream does with a 1 TiB pmem in a 2 GiB guest'
+	@echo '  make demo       the main job: upstream cannot bind a 1 TiB pmem in a 2 GiB guest; on demand it binds, runs fio, stays in budget'
 	@echo '  make bench      on-demand vs map=mem vs map=dev, fault cost, reclaim: bench/results.md + plots'
 	@echo '  make clean      remove build/ except the kernel tree; distclean removes all of build/'
 	@echo 'Variables: PMEM=SIZE (vm, demo), FULL=1 (demo, bench: map=dev at full size),'
