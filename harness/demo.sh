@@ -64,13 +64,17 @@ step "2. on demand: boot with $big of pmem ($od_pmem)"
 "$top/harness/judge.sh" demo-od || exit 1
 odtap=$B/logs/demo-od.tap
 sed -i 's/\r$//' "$odtap"
-grep -qE '^1\.\.[0-9]+$' "$odtap" || fail "demo-od: the guest did not finish (build/logs/demo-od.tap)"
+if ! grep -qE '^1\.\.[0-9]+$' "$odtap"; then
+	tail -n 20 "$odtap"
+	die "demo-od: the guest did not finish (build/logs/demo-od.tap, build/logs/demo-od.console.log)"
+fi
 grep -E '^not ok ' "$odtap" && fail "demo-od: a step failed (build/logs/demo-od.tap)"
 grep -q 'vod: job demo-od exited 0' "$B/logs/demo-od.console.log" ||
 	fail "demo-od: the job did not exit 0 (build/logs/demo-od.console.log)"
 
 res=$(cat "$B/logs/demo-dev.tap" "$B/logs/demo-mem.tap" | tr -d '\r')
 v() { sed -n "s/^demo\.$1=//p" <<<"$res" | head -n 1; }
+[ "$(v pmem.result)" = ok ] || fail "demo-dev: map=dev did not bind $devsize (build/logs/demo-dev.tap)"
 ms() { [ -n "$1" ] && awk -v ns="$1" 'BEGIN { printf "%.1f ms", ns / 1e6 }' || echo '?'; }
 mib() { [ -n "$1" ] && awk -v kb="$1" 'BEGIN { printf "%.1f MiB", kb / 1024 }' || echo '-'; }
 row() {
