@@ -82,7 +82,7 @@ fi
 
 # Boot K's round R becomes round K*100+R: rounds stay paired within their
 # boot, and the report pools them (round // 100 is the boot).
-boots=$(ls "$B"/logs/bench-[0-9]*.tap 2>/dev/null | wc -l)
+boots=$(ls "$B"/logs/bench-[0-9]*.tap 2>/dev/null | wc -l || true)
 [ "$boots" -ge 1 ] || die "no bench boot's log in build/logs"
 mkdir -p "$out/raw"
 : >"$out/bench.txt"

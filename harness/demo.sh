@@ -24,13 +24,15 @@ T1=$((1 << 40))
 if [ "$bigb" -le $T1 ]; then
 	od_pmem=$big nv=$big
 else
-	[ $((bigb % T1)) = 0 ] && [ $((bigb / T1)) -le 60 ] ||
-		die "PMEM=$big: above 1 TiB, a multiple of 1 TiB up to 60T (nvdimms of 1 TiB)"
+	# Up to 32T: od_stress needs 16 TiB of free physical address space
+	# (the guest has 64 TiB of it, phys-bits=46).
+	[ $((bigb % T1)) = 0 ] && [ $((bigb / T1)) -le 32 ] ||
+		die "PMEM=$big: above 1 TiB, a multiple of 1 TiB up to 32T (nvdimms of 1 TiB)"
 	od_pmem=$(printf '1T,%.0s' $(seq $((bigb / T1))) | sed 's/,$//') nv=1T
 fi
 nvb=$(numfmt --from=iec "$nv")
 devsize=64G
-[ "$full" = 1 ] && devsize=$nv
+[ "$full" = 1 ] || [ "$nvb" -lt $((64 << 30)) ] && devsize=$nv
 devb=$(numfmt --from=iec "$devsize")
 t0=$(date +%s)
 step() { printf '[demo %02d:%02d] %s\n' $((($(date +%s) - t0) / 60)) $((($(date +%s) - t0) % 60)) "$*"; }
@@ -69,8 +71,6 @@ if ! grep -qE '^1\.\.[0-9]+$' "$odtap"; then
 	die "demo-od: the guest did not finish (build/logs/demo-od.tap, build/logs/demo-od.console.log)"
 fi
 grep -E '^not ok ' "$odtap" && fail "demo-od: a step failed (build/logs/demo-od.tap)"
-grep -q 'vod: job demo-od exited 0' "$B/logs/demo-od.console.log" ||
-	fail "demo-od: the job did not exit 0 (build/logs/demo-od.console.log)"
 
 res=$(cat "$B/logs/demo-dev.tap" "$B/logs/demo-mem.tap" | tr -d '\r')
 v() { sed -n "s/^demo\.$1=//p" <<<"$res" | head -n 1; }
@@ -92,7 +92,7 @@ if [ "$ram_result" != ok ]; then
 	ram_result="failed: $why"
 fi
 
-o() { tr ' ' '\n' <"$odtap" | sed -n "s/^\(demo\.od\.\)\{0,1\}$1=//p" | head -n 1; }
+o() { grep '^demo\.od\.' "$odtap" | sed 's/^demo\.od\.//' | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
 csv() { sed -n "s/^# CSV $1 //p" "$odtap"; }
 sec() { awk -v ms="$1" 'BEGIN { printf "%.1f s", ms / 1000 }'; }
 us() { awk -v ns="$1" 'BEGIN { printf "%.1f us", ns / 1000 }'; }
@@ -113,6 +113,7 @@ echo
 echo "2. The same pmem on demand: $(o namespaces) fsdax namespace(s), $(numfmt --to=iec "$(o bytes)") in all"
 echo "   bind $(ms "$(o bind_ns)"), nr_memmap_pages +$(($(o memmap_kb) / 4)), MemFree drop $(mib "$(o memfree_kb)"), resident memmap $(o resident_kb) kB (page tables), pmem reserved $(mib "$(o pmem_kb)")"
 echo "   ndctl list -N: $(o ndctl | cut -c1-150)"
+echo "   (ndctl sees a ram-mode namespace; its pfn device's vmemmap_on_demand: $(o pfn_on_demand))"
 echo "   mkfs.ext4 + mount -o dax over all of it: $(sec "$(o mkfs_ms)"), $(numfmt --to=iec $(($(o fs_kb) * 1024))) of file system"
 echo "   fio, DAX + O_DIRECT: $(o jobs) jobs (8 at a time), each a 2 MiB MAP_SHARED DAX buffer in its own directory, 8 loops of"
 echo "   O_DIRECT write to a RAM disk and read back, crc32c verified: $(($(o write_kib) / 1024)) MiB written, $(($(o read_kib) / 1024)) MiB read back, $(o errors) errors, exit $(o fio_rc), $(sec "$(o fio_ms)")"
@@ -130,7 +131,8 @@ sed -n 's/^# //p' "$odtap" | awk '
 	      sub("^# ", "", tot); print "   " tot }'
 echo
 echo "4. perf record -e vmemmap_od:vmemmap_od_fault during the fio run: $(o faults) populations ($(o atomic) by the fault handler, the rest by GUP's vmemmap_od_populate())"
-echo "   duration p50 $(us "$(o p50)"), p99 $(us "$(o p99)"), max $(us "$(o max)"); a first-touch anonymous fault (fault_bench, same boot): $(us "$(o anon_ns)"); handler p50 / anon = $(awk -v a="$(o p50)" -v b="$(o anon_ns)" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
+echo "   duration p50 $(us "$(o p50)"), p99 $(us "$(o p99)"), max $(us "$(o max)"); the fault handler's alone: p50 $(us "$(o handler_p50)")"
+echo "   a first-touch anonymous fault (fault_bench, same boot): $(us "$(o anon_ns)"); population p50 / anon = $(awk -v a="$(o p50)" -v b="$(o anon_ns)" 'BEGIN { printf "%.2f", b ? a / b : 0 }'), handler p50 / anon = $(awk -v a="$(o handler_p50)" -v b="$(o anon_ns)" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
 csv hist | awk -F, '{ c[NR] = $2; b[NR] = $1; if ($2 > m) m = $2 } END {
 	for (i = 1; i <= NR; i++) { bar = ""; for (j = 0; j < 50 * c[i] / m; j++) bar = bar "#"
 		printf "   %8.1f us+ %7d %s\n", b[i] / 1000, c[i], bar } }'
