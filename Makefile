@@ -10,7 +10,7 @@ H := harness
 
 # Size of the emulated pmem for `make vm` and `make demo` (QEMU size syntax).
 PMEM ?= 1T
-# `make demo PMEM=8T`: above 1 TiB, nvdimms of 1 TiB each (up to 60T).
+# `make demo PMEM=8T`: above 1 TiB, nvdimms of 1 TiB each (up to 32T).
 # `make demo FULL=1` measures map=dev at the full $(PMEM) (at most 1 TiB) instead of 64G;
 # `make bench FULL=1` also binds 1 TiB with map=dev.
 FULL ?= 0
